@@ -1,0 +1,5 @@
+"""``python -m quart_blog`` is the ``quart-blog`` command."""
+
+from quart_blog.cli import main
+
+main()

@@ -1,0 +1,71 @@
+"""API accounts: register, log in, log out, who am I, change password."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response
+from quart.typing import ResponseReturnValue
+from quart_auth import login_required
+from quart_schema import document_response, validate_request
+
+from quart_blog.api.schemas import ErrorOut, LoginIn, PasswordIn, RegisterIn, UserOut
+from quart_blog.api.serializers import user_json, user_row_json
+from quart_blog.errors import BAD_REQUEST, CONFLICT, UNAUTHORIZED, APIError
+from quart_blog.security import auth
+from quart_blog.security.tokens import current_session
+
+bp = Blueprint("auth", __name__)
+
+BAD_CREDENTIALS = "Wrong username or password."
+
+
+@bp.post("/register")
+@validate_request(RegisterIn)
+@document_response(UserOut, 201)
+@document_response(ErrorOut, 409)
+async def register(data: RegisterIn) -> ResponseReturnValue:
+    """Create an account."""
+    try:
+        user = await auth.register(data.username, data.password)
+    except auth.UsernameTaken:
+        raise APIError(409, CONFLICT, "That username is taken.") from None
+    return user_row_json(user), 201
+
+
+@bp.post("/login")
+@validate_request(LoginIn)
+@document_response(UserOut, 200)
+@document_response(ErrorOut, 401)
+async def login(data: LoginIn) -> ResponseReturnValue:
+    """Log in; sets the auth cookie (30 days with ``remember``, else a browser session)."""
+    user = await auth.authenticate(data.username, data.password)
+    if user is None:
+        raise APIError(401, UNAUTHORIZED, BAD_CREDENTIALS)
+    await auth.log_in(user, remember=data.remember)
+    return user_row_json(user), 200
+
+
+@bp.post("/logout")
+@login_required
+async def logout() -> ResponseReturnValue:
+    """End this session server-side and clear the cookie."""
+    await auth.log_out()
+    return Response(status=204)
+
+
+@bp.get("/me")
+@login_required
+@document_response(UserOut, 200)
+async def me() -> ResponseReturnValue:
+    """The logged-in user."""
+    active = await current_session()
+    return user_json(active.user_id, active.username)
+
+
+@bp.post("/password")
+@login_required
+@validate_request(PasswordIn)
+async def change_password(data: PasswordIn) -> ResponseReturnValue:
+    """Change the password; every other session of the user is revoked."""
+    if not await auth.change_password(data.current_password, data.new_password):
+        raise APIError(400, BAD_REQUEST, "The current password is wrong.")
+    return Response(status=204)

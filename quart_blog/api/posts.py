@@ -1,0 +1,97 @@
+"""API posts: the logged-in user's own posts only; anyone else's is 404."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response
+from quart.typing import ResponseReturnValue
+from quart_auth import login_required
+from quart_schema import document_response, validate_querystring, validate_request
+
+from quart_blog.api.schemas import ErrorOut, PostIn, PostOut, PostPage, PostPatch, PostsQuery
+from quart_blog.api.serializers import post_json
+from quart_blog.clock import utcnow
+from quart_blog.db import get_session, write_transaction
+from quart_blog.errors import NOT_FOUND, APIError
+from quart_blog.queries import posts as queries
+from quart_blog.security.tokens import current_session
+
+bp = Blueprint("posts", __name__, url_prefix="/posts")
+
+
+def no_such_post() -> APIError:
+    """The same 404 for missing posts and other users' posts."""
+    return APIError(404, NOT_FOUND, "No such post.")
+
+
+@bp.get("")
+@login_required
+@validate_querystring(PostsQuery)
+@document_response(PostPage, 200)
+async def index(query_args: PostsQuery) -> ResponseReturnValue:
+    """A page of your posts, newest first; pass ``next`` back as ``before``."""
+    active = await current_session()
+    rows = await queries.select_posts(
+        get_session(), user_id=active.user_id, before=query_args.before, limit=query_args.limit + 1
+    )
+    page = rows[: query_args.limit]
+    next_before = page[-1].id if len(rows) > query_args.limit else None
+    return {"items": [post_json(post) for post in page], "next": next_before}
+
+
+@bp.post("")
+@login_required
+@validate_request(PostIn)
+@document_response(PostOut, 201)
+async def create(data: PostIn) -> ResponseReturnValue:
+    """Write a post."""
+    active = await current_session()
+    db = get_session()
+    async with write_transaction(db):
+        post = await queries.insert_post(
+            db, user_id=active.user_id, title=data.title, body=data.body, now=utcnow()
+        )
+    return post_json(post), 201
+
+
+@bp.get("/<id:post_id>")
+@login_required
+@document_response(PostOut, 200)
+@document_response(ErrorOut, 404)
+async def detail(post_id: int) -> ResponseReturnValue:
+    """One of your posts."""
+    active = await current_session()
+    post = await queries.select_post(get_session(), post_id=post_id, user_id=active.user_id)
+    if post is None:
+        raise no_such_post()
+    return post_json(post)
+
+
+@bp.patch("/<id:post_id>")
+@login_required
+@validate_request(PostPatch)
+@document_response(PostOut, 200)
+async def edit(post_id: int, data: PostPatch) -> ResponseReturnValue:
+    """Change the title and/or body of one of your posts."""
+    active = await current_session()
+    changes = data.model_dump(exclude_none=True)
+    db = get_session()
+    async with write_transaction(db):
+        post = await queries.update_post(
+            db, post_id=post_id, user_id=active.user_id, changes=changes, now=utcnow()
+        )
+    if post is None:
+        raise no_such_post()
+    return post_json(post)
+
+
+@bp.delete("/<id:post_id>")
+@login_required
+async def delete(post_id: int) -> ResponseReturnValue:
+    """Delete one of your posts."""
+    active = await current_session()
+    db = get_session()
+    async with write_transaction(db):
+        deleted = await queries.delete_post(db, post_id=post_id, user_id=active.user_id)
+    if not deleted:
+        raise no_such_post()
+    return Response(status=204)

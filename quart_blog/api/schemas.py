@@ -1,0 +1,108 @@
+"""Request and response models of the JSON API (validation and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from quart_blog import validation as rules
+
+
+class StrictModel(BaseModel):
+    """No type coercion: ``"1"`` is not a number and ``1`` is not a string."""
+
+    model_config = ConfigDict(strict=True)
+
+
+class RegisterIn(StrictModel):
+    username: str = Field(
+        min_length=rules.USERNAME_MIN,
+        max_length=rules.USERNAME_MAX,
+        pattern=rules.USERNAME_PATTERN,
+    )
+    password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+
+
+class LoginIn(StrictModel):
+    username: str = Field(max_length=rules.USERNAME_MAX * 4)
+    password: str = Field(max_length=rules.PASSWORD_MAX)
+    remember: bool = False
+
+
+class PasswordIn(StrictModel):
+    current_password: str = Field(max_length=rules.PASSWORD_MAX)
+    new_password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+
+
+class PostIn(StrictModel):
+    title: str = Field(min_length=1, max_length=rules.TITLE_MAX)
+    body: str = Field(min_length=1, max_length=rules.BODY_MAX)
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def trim_title(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("body")
+    @classmethod
+    def body_not_blank(cls, value: str) -> str:
+        problem = rules.body_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+
+class PostPatch(StrictModel):
+    title: str | None = Field(default=None, min_length=1, max_length=rules.TITLE_MAX)
+    body: str | None = Field(default=None, min_length=1, max_length=rules.BODY_MAX)
+
+    @field_validator("title", mode="before")
+    @classmethod
+    def trim_title(cls, value: object) -> object:
+        return value.strip() if isinstance(value, str) else value
+
+    @field_validator("body")
+    @classmethod
+    def body_not_blank(cls, value: str | None) -> str | None:
+        problem = None if value is None else rules.body_problem(value)
+        if problem is not None:
+            raise ValueError(problem)
+        return value
+
+    @model_validator(mode="after")
+    def something_to_change(self) -> PostPatch:
+        if self.title is None and self.body is None:
+            raise ValueError("give a new title and/or body")
+        return self
+
+
+class PostsQuery(BaseModel):
+    # Query strings are text, so this model converts "20" to 20 (not strict).
+    limit: int = Field(default=20, ge=1, le=100)
+    before: int | None = Field(default=None, ge=1, le=rules.MAX_ID)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str
+
+
+class PostOut(BaseModel):
+    id: int
+    title: str
+    body: str
+    created_at: str = Field(description="ISO 8601, UTC")
+    updated_at: str = Field(description="ISO 8601, UTC")
+
+
+class PostPage(BaseModel):
+    items: list[PostOut]
+    next: int | None = Field(description="pass as ?before= for the next page; null at the end")
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody

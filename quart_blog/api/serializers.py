@@ -1,0 +1,34 @@
+"""Turn rows into the API's JSON shapes (SPEC §6)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from quart_blog.models import Post, User
+
+
+def iso(moment: datetime) -> str:
+    """ISO 8601 in UTC with a ``Z``."""
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def user_json(user_id: int, username: str) -> dict[str, Any]:
+    """``{"id", "username"}``."""
+    return {"id": user_id, "username": username}
+
+
+def user_row_json(user: User) -> dict[str, Any]:
+    """``{"id", "username"}`` of a user row."""
+    return user_json(user.id, user.username)
+
+
+def post_json(post: Post) -> dict[str, Any]:
+    """``{"id", "title", "body", "created_at", "updated_at"}``."""
+    return {
+        "id": post.id,
+        "title": post.title,
+        "body": post.body,
+        "created_at": iso(post.created_at),
+        "updated_at": iso(post.updated_at),
+    }

@@ -1,0 +1,118 @@
+"""The application factory."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from hypercorn.middleware import ProxyFixMiddleware
+from quart import Quart, get_flashed_messages, request
+from quart.sessions import SecureCookieSessionInterface
+from werkzeug.routing import IntegerConverter
+
+from quart_blog import db, errors
+from quart_blog.api import bp as api_bp
+from quart_blog.config import Settings
+from quart_blog.extensions import auth, schema
+from quart_blog.security import csrf
+from quart_blog.security.headers import add_security_headers
+from quart_blog.security.passwords import PasswordHasher
+from quart_blog.security.tokens import request_user
+from quart_blog.validation import MAX_ID
+from quart_blog.views import account, health, home, posts
+from quart_blog.views import auth as auth_views
+from quart_blog.wrappers import BlogRequest
+
+ROOT = Path(__file__).resolve().parent.parent
+MAX_BODY_BYTES = 1024 * 1024
+
+
+class IdConverter(IntegerConverter):
+    """Row ids: 1 to 2**63-1, so a huge number is a 404, not a database overflow."""
+
+    def __init__(self, map: Any) -> None:
+        super().__init__(map, min=1, max=MAX_ID)
+
+
+class BlogSessionInterface(SecureCookieSessionInterface):
+    """Flash-message cookie: ``Secure`` exactly when the request came over HTTPS."""
+
+    def get_cookie_secure(self, app: Quart) -> bool:
+        forced = app.config["SESSION_COOKIE_SECURE"]
+        if forced is not None:
+            return bool(forced)
+        return request.is_secure
+
+
+def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = False) -> Quart:
+    """Build the app; ``overrides`` are environment variables (SPEC §4) that win over os.environ."""
+    settings = Settings.from_env({**os.environ, **(overrides or {})})
+    app = Quart(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    app.request_class = BlogRequest
+    app.session_interface = BlogSessionInterface()
+    app.url_map.converters["id"] = IdConverter
+    configure(app, settings, testing=testing)
+
+    db.init_app(app)
+    auth.init_app(app)
+    schema.init_app(app)
+    app.extensions["quart_blog.passwords"] = PasswordHasher(settings.bcrypt_rounds)
+
+    app.before_request(protect_state_changes)
+    app.after_request(add_security_headers)
+    app.context_processor(template_globals)
+    errors.register_handlers(app)
+    for blueprint in (home.bp, auth_views.bp, posts.bp, account.bp, health.bp, api_bp):
+        app.register_blueprint(blueprint)
+
+    if not settings.rate_limits:
+        app.logger.warning("RATE_LIMITS=off: brute-force limits are disabled (benchmarks only)")
+    if settings.trusted_proxies:
+        app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
+            app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxies
+        )
+    return app
+
+
+def configure(app: Quart, settings: Settings, *, testing: bool) -> None:
+    """Copy settings into Quart's and the extensions' config keys."""
+    app.config.update(
+        TESTING=testing,
+        PROPAGATE_EXCEPTIONS=False,
+        SECRET_KEY=settings.secret_keys[0],
+        SECRET_KEY_FALLBACKS=list(settings.secret_keys[1:]),
+        DATABASE_URL=settings.database_url,
+        REDIS_URL=settings.redis_url,
+        TRUSTED_PROXIES=settings.trusted_proxies,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
+        BODY_TIMEOUT=30,
+        SESSION_COOKIE_NAME="quart_blog_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.cookie_secure,
+        QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
+        QUART_RATE_LIMITER_ENABLED=settings.rate_limits,
+    )
+
+
+async def protect_state_changes() -> None:
+    """CSRF checks for every state-changing request (SPEC §8), before any view runs."""
+    if request.method in csrf.SAFE_METHODS:
+        return
+    if request.path.startswith("/api/"):
+        csrf.check_api_origin()
+    else:
+        await csrf.check_form_token()
+
+
+async def template_globals() -> dict[str, Any]:
+    """What every page needs: who is logged in, the CSRF token, flashed messages."""
+    active = await request_user().resolve()
+    return {
+        "current_username": None if active is None else active.username,
+        "csrf_token": await csrf.generate_token(),
+        "flashes": get_flashed_messages(with_categories=True),
+    }

@@ -1,0 +1,156 @@
+"""Settings read from the environment: the only module that looks at ``os.environ``."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+import tempfile
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///instance/blog.db"
+SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
+ON_VALUES = ("1", "on", "true", "yes")
+OFF_VALUES = ("0", "off", "false", "no")
+
+
+class ConfigError(Exception):
+    """A bad environment value; ``str()`` is one line naming the variable."""
+
+    def __init__(self, variable: str, reason: str) -> None:
+        super().__init__(f"{variable}: {reason}")
+        self.variable = variable
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app needs from its environment, parsed and checked."""
+
+    database_url: str
+    secret_keys: tuple[str, ...]
+    redis_url: str | None
+    bcrypt_rounds: int
+    cookie_secure: bool | None
+    trusted_proxies: int
+    rate_limits: bool
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, instance_path: Path | None = None
+    ) -> Settings:
+        """Parse the environment; raise ``ConfigError`` on the first bad value."""
+        env = os.environ if environ is None else environ
+        instance = instance_path or Path("instance")
+        return cls(
+            database_url=parse_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+            secret_keys=parse_secret_keys(env.get("SECRET_KEY"), instance),
+            redis_url=parse_redis_url(env.get("REDIS_URL")),
+            bcrypt_rounds=parse_int("BCRYPT_ROUNDS", env.get("BCRYPT_ROUNDS", "12"), 4, 31),
+            cookie_secure=parse_optional_bool(
+                "SESSION_COOKIE_SECURE", env.get("SESSION_COOKIE_SECURE")
+            ),
+            trusted_proxies=parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
+            rate_limits=parse_bool("RATE_LIMITS", env.get("RATE_LIMITS", "on")),
+        )
+
+
+def parse_database_url(value: str) -> str:
+    """Accept only async drivers we support, so a typo fails at start-up, not on first query."""
+    try:
+        url = make_url(value)
+    except ArgumentError:
+        raise ConfigError("DATABASE_URL", f"cannot parse {value!r} as a database URL") from None
+    if url.drivername not in SUPPORTED_DRIVERS:
+        supported = ", ".join(f"{d}://" for d in SUPPORTED_DRIVERS)
+        raise ConfigError("DATABASE_URL", f"unsupported scheme {url.drivername!r}; use {supported}")
+    if url.drivername.startswith("sqlite") and not url.database:
+        raise ConfigError("DATABASE_URL", "SQLite needs a file path (in-memory is per connection)")
+    return value
+
+
+def parse_redis_url(value: str | None) -> str | None:
+    """Check the scheme only; the connection itself is made when serving starts."""
+    if value is None or value == "":
+        return None
+    if not value.startswith(("redis://", "rediss://", "unix://")):
+        raise ConfigError("REDIS_URL", f"expected redis://, rediss:// or unix://, got {value!r}")
+    return value
+
+
+def parse_int(variable: str, value: str, low: int, high: int) -> int:
+    """Parse a whole number within ``[low, high]``."""
+    try:
+        number = int(value.strip())
+    except ValueError:
+        raise ConfigError(variable, f"expected a whole number, got {value!r}") from None
+    if not low <= number <= high:
+        raise ConfigError(variable, f"must be between {low} and {high}, got {number}")
+    return number
+
+
+def parse_bool(variable: str, value: str) -> bool:
+    """Parse on/off style switches."""
+    lowered = value.strip().lower()
+    if lowered in ON_VALUES:
+        return True
+    if lowered in OFF_VALUES:
+        return False
+    raise ConfigError(variable, f"expected on or off, got {value!r}")
+
+
+def parse_optional_bool(variable: str, value: str | None) -> bool | None:
+    """Like ``parse_bool`` but unset (or ``auto``) means "decide per request"."""
+    if value is None or value.strip().lower() in ("", "auto"):
+        return None
+    return parse_bool(variable, value)
+
+
+def parse_secret_keys(value: str | None, instance: Path) -> tuple[str, ...]:
+    """Split rotated keys (first signs, all verify), or load/generate the instance key."""
+    if value is not None:
+        keys = tuple(key.strip() for key in value.split(",") if key.strip())
+        if not keys:
+            raise ConfigError("SECRET_KEY", "is set but holds no key")
+        if any(len(key) < 16 for key in keys):
+            raise ConfigError("SECRET_KEY", "every key must be at least 16 characters")
+        return keys
+    return (instance_secret_key(instance),)
+
+
+def instance_secret_key(instance: Path) -> str:
+    """Read ``instance/secret_key``, creating it (mode 0600) on first start.
+
+    Every worker and every restart must sign with the same key, so the key is
+    kept on disk rather than generated per process. The key is written to a
+    private temporary file and hard-linked into place, so several workers
+    starting at once never see a half-written file and exactly one key wins.
+    """
+    path = instance / "secret_key"
+    try:
+        instance.mkdir(parents=True, exist_ok=True)
+        if not path.exists():
+            publish_new_key(path)
+        key = path.read_text(encoding="utf-8").strip()
+    except OSError as error:
+        raise ConfigError("SECRET_KEY", f"cannot use {path}: {error.strerror}") from None
+    if len(key) < 16:
+        raise ConfigError("SECRET_KEY", f"{path} is empty or too short; delete it")
+    return key
+
+
+def publish_new_key(path: Path) -> None:
+    """Create ``path`` holding a fresh key unless another process already did."""
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=".secret_key.")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(48) + "\n")
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+    finally:
+        os.unlink(temporary)

@@ -1,0 +1,146 @@
+"""Engine lifecycle, the per-request session, and SQLite tuning.
+
+The engine lives on the app (created when serving starts, disposed when it
+stops), so every worker and every test's event loop gets its own. A request
+gets one ``AsyncSession``, made lazily on first use and closed at teardown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from quart import Quart, current_app, g
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+
+EXTENSION_KEY = "quart_blog.db"
+# Execution option that turns the next transaction's BEGIN into BEGIN IMMEDIATE on SQLite.
+IMMEDIATE = "quart_blog_begin_immediate"
+SQLITE_BUSY_TIMEOUT_MS = 10_000
+
+
+class Database:
+    """The app's engine and session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.engine = create_engine(url)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+
+    async def dispose(self) -> None:
+        """Close every pooled connection (aiosqlite threads block interpreter exit otherwise)."""
+        await self.engine.dispose()
+
+
+def create_engine(url: str) -> AsyncEngine:
+    """Build the async engine; SQLite gets its pragmas and explicit BEGIN handling."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return create_async_engine(url, pool_pre_ping=True)
+    if parsed.database:
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_async_engine(url, pool_size=8, max_overflow=16, pool_timeout=30)
+    install_sqlite_hooks(engine)
+    return engine
+
+
+def install_sqlite_hooks(engine: AsyncEngine) -> None:
+    """Set WAL, busy timeout and foreign keys per connection; emit BEGIN ourselves.
+
+    pysqlite's legacy transaction mode emits no BEGIN before SELECT, so a
+    read-then-write unit fails with SQLITE_BUSY at once (ignoring busy_timeout)
+    when another process wrote in between. Emitting the BEGIN ourselves, as
+    ``BEGIN IMMEDIATE`` for writes, makes writers queue on busy_timeout instead.
+    """
+
+    @event.listens_for(engine.sync_engine, "connect")
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None  # autocommit: no implicit BEGINs
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get(IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def init_app(app: Quart) -> None:
+    """Create the engine when serving starts and dispose of it when serving stops."""
+
+    @app.before_serving
+    async def open_database() -> None:
+        app.extensions[EXTENSION_KEY] = Database(app.config["DATABASE_URL"])
+
+    @app.after_serving
+    async def close_database() -> None:
+        database: Database | None = app.extensions.pop(EXTENSION_KEY, None)
+        if database is not None:
+            await database.dispose()
+
+    app.teardown_appcontext(close_session)
+
+
+def get_database() -> Database:
+    """The running app's database."""
+    database: Database = current_app.extensions[EXTENSION_KEY]
+    return database
+
+
+def get_session() -> AsyncSession:
+    """The request's session, created on first use so static and rejected requests skip the pool."""
+    session: AsyncSession | None = g.get("db_session")
+    if session is None:
+        session = get_database().sessionmaker()
+        g.db_session = session
+    return session
+
+
+async def close_session(_exc: BaseException | None) -> None:
+    """Close the request's session; closing rolls back whatever was not committed.
+
+    Shielded so that a request cancelled because its client went away still
+    returns its connection clean: a connection parked inside an open read
+    transaction stops WAL checkpoints and can keep a worker alive at shutdown.
+    """
+    session: AsyncSession | None = g.pop("db_session", None)
+    if session is not None:
+        await asyncio.shield(session.close())
+
+
+@asynccontextmanager
+async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Run one write unit of work: ``BEGIN IMMEDIATE`` on SQLite, commit or roll back.
+
+    Any read transaction the session still has open is ended first, because an
+    immediate lock can only be asked for at BEGIN.
+    """
+    if session.in_transaction():
+        await session.commit()
+    await session.connection(execution_options={IMMEDIATE: True})
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+
+
+async def ping() -> None:
+    """Raise unless the database answers ``SELECT 1``."""
+    async with get_database().engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))

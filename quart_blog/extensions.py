@@ -1,0 +1,70 @@
+"""Unbound extension instances, bound to an app by ``create_app``."""
+
+from __future__ import annotations
+
+from quart import Response, request
+from quart_auth import Action, QuartAuth
+from quart_schema import QuartSchema
+
+from quart_blog.security.tokens import REMEMBER_LIFETIME, SessionUser
+
+
+class BlogAuth(QuartAuth):
+    """Quart-Auth whose cookie is ``Secure`` exactly when the request came over HTTPS.
+
+    Quart-Auth decides ``Secure`` once, from config; behind plain HTTP on
+    127.0.0.1 that either breaks logins or drops the flag everywhere.
+    ``SESSION_COOKIE_SECURE`` still forces it either way.
+    """
+
+    user_class = SessionUser
+
+    def __init__(self) -> None:
+        super().__init__(
+            cookie_name="quart_blog_auth",
+            cookie_samesite="Lax",
+            cookie_http_only=True,
+            duration=int(REMEMBER_LIFETIME.total_seconds()),
+            mode="cookie",
+            salt="quart-blog auth cookie",
+        )
+
+    def cookie_is_secure(self) -> bool:
+        """The Secure flag for this request's cookie."""
+        forced = self.cookie_secure
+        return request.is_secure if forced is None else forced
+
+    async def after_request(self, response: Response) -> Response:
+        user = self.load_user()
+        if user.action == Action.DELETE:
+            response.delete_cookie(
+                str(self.cookie_name),
+                domain=self.cookie_domain,
+                httponly=bool(self.cookie_http_only),
+                path=self.cookie_path,
+                secure=self.cookie_is_secure(),
+                samesite=self.cookie_samesite,
+            )
+        elif user.action in {Action.WRITE, Action.WRITE_PERMANENT} and user.auth_id is not None:
+            remember = user.action == Action.WRITE_PERMANENT
+            response.set_cookie(
+                str(self.cookie_name),
+                self.dump_token(user.auth_id),
+                domain=self.cookie_domain,
+                max_age=self.duration if remember else None,
+                httponly=bool(self.cookie_http_only),
+                path=self.cookie_path,
+                secure=self.cookie_is_secure(),
+                samesite=self.cookie_samesite,
+            )
+        return response
+
+
+auth = BlogAuth()
+schema = QuartSchema(
+    openapi_path="/openapi.json",
+    swagger_ui_path=None,
+    redoc_ui_path=None,
+    scalar_ui_path=None,
+    info={"title": "quart-blog API", "version": "1"},
+)

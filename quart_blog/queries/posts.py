@@ -1,0 +1,65 @@
+"""Queries on ``posts``; every one filters by the owner's id in SQL."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_blog.models import Post
+
+
+async def select_posts(
+    session: AsyncSession, *, user_id: int, before: int | None, limit: int
+) -> list[Post]:
+    """One page of the user's posts, newest first, keyset-paginated on ``(user_id, id)``."""
+    query = select(Post).where(Post.user_id == user_id)
+    if before is not None:
+        query = query.where(Post.id < before)
+    result = await session.execute(query.order_by(Post.id.desc()).limit(limit))
+    return list(result.scalars().all())
+
+
+async def select_post(session: AsyncSession, *, post_id: int, user_id: int) -> Post | None:
+    """The post if it exists and belongs to the user; anyone else's is ``None`` (404)."""
+    result = await session.execute(select(Post).where(Post.id == post_id, Post.user_id == user_id))
+    return result.scalar_one_or_none()
+
+
+async def insert_post(
+    session: AsyncSession, *, user_id: int, title: str, body: str, now: datetime
+) -> Post:
+    """Create a post."""
+    post = Post(user_id=user_id, title=title, body=body, created_at=now, updated_at=now)
+    session.add(post)
+    await session.flush()
+    return post
+
+
+async def update_post(
+    session: AsyncSession,
+    *,
+    post_id: int,
+    user_id: int,
+    changes: dict[str, str],
+    now: datetime,
+) -> Post | None:
+    """Apply ``changes`` (title and/or body) to the user's post in one statement."""
+    result = await session.execute(
+        update(Post)
+        .where(Post.id == post_id, Post.user_id == user_id)
+        .values(**changes, updated_at=now)
+        .returning(Post),
+        execution_options={"synchronize_session": False},
+    )
+    return result.scalar_one_or_none()
+
+
+async def delete_post(session: AsyncSession, *, post_id: int, user_id: int) -> bool:
+    """Delete the user's post; of two racing deletes exactly one sees ``True``."""
+    result = await session.execute(
+        delete(Post).where(Post.id == post_id, Post.user_id == user_id),
+        execution_options={"synchronize_session": False},
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]

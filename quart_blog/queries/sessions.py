@@ -1,0 +1,99 @@
+"""Queries on ``auth_sessions``: server-side login sessions keyed by a token's SHA-256."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from quart_blog.models import AuthSession, User
+
+
+@dataclass(frozen=True)
+class ActiveSession:
+    """What a request needs to know about its logged-in user, from one query."""
+
+    session_id: int
+    user_id: int
+    username: str
+    last_seen_at: datetime
+
+
+async def insert_session(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    token_hash: str,
+    now: datetime,
+    expires_at: datetime,
+    user_agent: str,
+    remember: bool,
+) -> int:
+    """Record a new login session and return its id."""
+    row = AuthSession(
+        token_hash=token_hash,
+        user_id=user_id,
+        created_at=now,
+        expires_at=expires_at,
+        last_seen_at=now,
+        user_agent=user_agent,
+        remember=remember,
+    )
+    session.add(row)
+    await session.flush()
+    return row.id
+
+
+async def select_active_session(
+    session: AsyncSession, *, token_hash: str, now: datetime
+) -> ActiveSession | None:
+    """The unexpired session with this token hash joined to its user, or ``None``."""
+    result = await session.execute(
+        select(AuthSession.id, AuthSession.user_id, User.username, AuthSession.last_seen_at)
+        .join(User, User.id == AuthSession.user_id)
+        .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
+    )
+    row = result.one_or_none()
+    return None if row is None else ActiveSession(*row)
+
+
+async def select_user_sessions(
+    session: AsyncSession, *, user_id: int, now: datetime
+) -> list[AuthSession]:
+    """The user's unexpired sessions, most recently seen first."""
+    result = await session.execute(
+        select(AuthSession)
+        .where(AuthSession.user_id == user_id, AuthSession.expires_at > now)
+        .order_by(AuthSession.last_seen_at.desc(), AuthSession.id.desc())
+    )
+    return list(result.scalars().all())
+
+
+async def update_last_seen(session: AsyncSession, *, session_id: int, now: datetime) -> None:
+    """Mark the session as seen now."""
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now)
+    )
+
+
+async def delete_session(session: AsyncSession, *, session_id: int) -> bool:
+    """Revoke one session; true when it still existed."""
+    result = await session.execute(delete(AuthSession).where(AuthSession.id == session_id))
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_other_sessions(session: AsyncSession, *, user_id: int, keep_id: int) -> int:
+    """Revoke every session of the user but ``keep_id``; return how many."""
+    result = await session.execute(
+        delete(AuthSession).where(AuthSession.user_id == user_id, AuthSession.id != keep_id)
+    )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_expired_sessions(session: AsyncSession, *, user_id: int, now: datetime) -> None:
+    """Drop the user's expired sessions (done at login so the table does not grow forever)."""
+    await session.execute(
+        delete(AuthSession).where(AuthSession.user_id == user_id, AuthSession.expires_at <= now)
+    )

@@ -1,0 +1,1 @@
+"""Security policies, one module each: passwords, tokens, CSRF, redirects, headers, limits."""

@@ -1,0 +1,96 @@
+"""Fixtures: a migrated database per test (SQLite, and PostgreSQL when asked), app, clients."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from quart_blog import create_app, migrations
+from tests.factories import SECRET_KEY
+
+PG_URL = os.environ.get("TEST_DATABASE_URL")
+BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run; each test gets a copy (no DDL per test)."""
+    path = tmp_path_factory.mktemp("template") / "blog.db"
+    migrations.upgrade(f"sqlite+aiosqlite:///{path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def postgres_migrated() -> str:
+    """The PostgreSQL test database, migrated once per run."""
+    assert PG_URL is not None
+    migrations.downgrade(PG_URL, "base")
+    migrations.upgrade(PG_URL)
+    return PG_URL
+
+
+def truncate_postgres(url: str) -> None:
+    """Empty every table between tests (fast, and keeps the migrated schema)."""
+
+    async def run() -> None:
+        engine = create_async_engine(url)
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("TRUNCATE users, posts, auth_sessions RESTART IDENTITY CASCADE")
+            )
+        await engine.dispose()
+
+    asyncio.run(run())
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database for one test, on each backend under test."""
+    if request.param == "sqlite":
+        path = tmp_path / "blog.db"
+        shutil.copyfile(request.getfixturevalue("sqlite_template"), path)
+        yield f"sqlite+aiosqlite:///{path}"
+    else:
+        url = request.getfixturevalue("postgres_migrated")
+        yield url
+        truncate_postgres(url)
+
+
+@pytest.fixture
+def app_overrides(database_url: str) -> dict[str, str]:
+    """The environment the test app is built from; tests may add to it before ``app``."""
+    return {
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": SECRET_KEY,
+        "BCRYPT_ROUNDS": "4",
+        "RATE_LIMITS": "off",
+    }
+
+
+@pytest.fixture(name="app")
+async def _app(app_overrides: dict[str, str]) -> AsyncIterator[Quart]:
+    """The app with its serving hooks run (engine open), closed after the test."""
+    app = create_app(app_overrides, testing=True)
+    async with app.test_app():
+        yield app
+
+
+@pytest.fixture
+def client(app: Quart) -> QuartClient:
+    """A test client with its own cookie jar (one browser)."""
+    return app.test_client()
+
+
+@pytest.fixture
+def other_client(app: Quart) -> QuartClient:
+    """A second, independent browser."""
+    return app.test_client()
