@@ -16,7 +16,7 @@ from quart_blog import db, errors
 from quart_blog.api import bp as api_bp
 from quart_blog.config import Settings
 from quart_blog.extensions import auth, schema
-from quart_blog.security import csrf
+from quart_blog.security import csrf, limits
 from quart_blog.security.headers import add_security_headers
 from quart_blog.security.passwords import PasswordHasher
 from quart_blog.security.tokens import request_user
@@ -59,6 +59,8 @@ def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = Fa
     auth.init_app(app)
     schema.init_app(app)
     app.extensions["quart_blog.passwords"] = PasswordHasher(settings.bcrypt_rounds)
+    store = app.extensions[limits.EXTENSION_KEY] = limits.make_store(settings.redis_url)
+    limits.make_rate_limiter(store).init_app(app, enabled=settings.rate_limits)
 
     app.before_request(protect_state_changes)
     app.after_request(add_security_headers)

@@ -1,10 +1,20 @@
-"""The three tables of SPEC §9 as typed SQLAlchemy models (no behaviour here)."""
+"""The tables of SPEC §9 (plus the shared rate-limit table) as typed models, no behaviour."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, MetaData, String, Text
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -87,3 +97,12 @@ class AuthSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     remember: Mapped[bool] = mapped_column(default=False)
+
+
+class RateLimitEntry(Base):
+    """A rate-limit key's GCRA theoretical arrival time (Unix seconds), shared by all workers."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)

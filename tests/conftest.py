@@ -45,7 +45,7 @@ def truncate_postgres(url: str) -> None:
         engine = create_async_engine(url)
         async with engine.begin() as connection:
             await connection.execute(
-                text("TRUNCATE users, posts, auth_sessions RESTART IDENTITY CASCADE")
+                text("TRUNCATE users, posts, auth_sessions, rate_limits RESTART IDENTITY CASCADE")
             )
         await engine.dispose()
 

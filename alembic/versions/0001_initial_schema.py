@@ -1,4 +1,4 @@
-"""initial schema: users, posts, auth_sessions
+"""initial schema: users, posts, auth_sessions, rate_limits
 
 Revision ID: 0001
 Revises:
@@ -65,9 +65,16 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_posts")),
     )
     op.create_index("ix_posts_user_id_id", "posts", ["user_id", "id"])
+    op.create_table(
+        "rate_limits",
+        sa.Column("key", sa.String(length=255), nullable=False),
+        sa.Column("tat", sa.Float(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_rate_limits")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("rate_limits")
     op.drop_index("ix_posts_user_id_id", table_name="posts")
     op.drop_table("posts")
     op.drop_index("ix_auth_sessions_user_id", table_name="auth_sessions")

@@ -5,12 +5,14 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
+from quart_rate_limiter import rate_limit
 from quart_schema import document_response, validate_request
 
 from quart_blog.api.schemas import ErrorOut, LoginIn, PasswordIn, RegisterIn, UserOut
 from quart_blog.api.serializers import user_json, user_row_json
 from quart_blog.errors import BAD_REQUEST, CONFLICT, UNAUTHORIZED, APIError
 from quart_blog.security import auth
+from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.security.tokens import current_session
 
 bp = Blueprint("auth", __name__)
@@ -19,6 +21,7 @@ BAD_CREDENTIALS = "Wrong username or password."
 
 
 @bp.post("/register")
+@rate_limit(limits=[REGISTER_PER_ADDRESS])
 @validate_request(RegisterIn)
 @document_response(UserOut, 201)
 @document_response(ErrorOut, 409)
@@ -32,12 +35,13 @@ async def register(data: RegisterIn) -> ResponseReturnValue:
 
 
 @bp.post("/login")
+@rate_limit(limits=[LOGIN_PER_ADDRESS])
 @validate_request(LoginIn)
 @document_response(UserOut, 200)
 @document_response(ErrorOut, 401)
 async def login(data: LoginIn) -> ResponseReturnValue:
     """Log in; sets the auth cookie (30 days with ``remember``, else a browser session)."""
-    user = await auth.authenticate(data.username, data.password)
+    user = await auth.attempt_login(data.username, data.password)
     if user is None:
         raise APIError(401, UNAUTHORIZED, BAD_CREDENTIALS)
     await auth.log_in(user, remember=data.remember)

@@ -17,7 +17,7 @@ from quart_blog.models import User
 from quart_blog.queries import sessions as session_queries
 from quart_blog.queries import users as user_queries
 from quart_blog.queries.sessions import ActiveSession
-from quart_blog.security import csrf
+from quart_blog.security import csrf, limits
 from quart_blog.security.passwords import PasswordHasher
 from quart_blog.security.tokens import (
     BROWSER_SESSION_LIFETIME,
@@ -69,6 +69,15 @@ async def authenticate(username: str, password: str) -> User | None:
                 db, user_id=user.id, password_hash=outcome.new_hash
             )
         user.password_hash = outcome.new_hash
+    return user
+
+
+async def attempt_login(username: str, password: str) -> User | None:
+    """Authenticate under the brute-force limit: count first, forget the count on success."""
+    await limits.count_login_attempt(username)
+    user = await authenticate(username, password)
+    if user is not None:
+        await limits.forget_login_attempts(username)
     return user
 
 

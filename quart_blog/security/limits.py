@@ -1,8 +1,28 @@
-"""Who a client is, for rate limiting: the socket address after trusted proxy hops."""
+"""Brute-force limits (SPEC §8): who a client is, which limits apply, the login throttle.
+
+Per-address limits on login and registration go through Quart-Rate-Limiter.
+Login attempts per username+address are counted here, atomically and before
+the password is checked, and forgotten on success, so a user's own typos
+never lock them out for long and parallel guesses cannot all get through.
+"""
 
 from __future__ import annotations
 
-from quart import request
+import hashlib
+from datetime import UTC, datetime, timedelta
+from math import ceil
+
+from quart import current_app, request
+from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
+
+from quart_blog.security.limit_stores import DatabaseStore, LimitStore, RedisLimitStore
+
+LOGIN_PER_ADDRESS = RateLimit(60, timedelta(minutes=1))
+REGISTER_PER_ADDRESS = RateLimit(20, timedelta(minutes=10))
+# Attempts per username+address: 10 in a burst, then one more every 90 seconds.
+LOGIN_ATTEMPTS = 10
+LOGIN_ATTEMPTS_PERIOD = timedelta(minutes=15)
+EXTENSION_KEY = "quart_blog.limit_store"
 
 
 async def client_address() -> str:
@@ -13,3 +33,47 @@ async def client_address() -> str:
     hops; the raw header is never read here, so clients cannot choose their key.
     """
     return request.remote_addr or "unknown"
+
+
+def make_store(redis_url: str | None) -> LimitStore:
+    """Redis when configured, else the shared database table."""
+    return RedisLimitStore(redis_url) if redis_url else DatabaseStore()
+
+
+def make_rate_limiter(store: LimitStore) -> RateLimiter:
+    """Quart-Rate-Limiter keyed by the trusted client address (never raw X-Forwarded-For)."""
+    return RateLimiter(key_function=client_address, store=store)
+
+
+def limits_enabled() -> bool:
+    """``RATE_LIMITS=off`` turns every limit off (benchmarks only)."""
+    return bool(current_app.config["QUART_RATE_LIMITER_ENABLED"])
+
+
+def attempt_key(username: str, address: str) -> str:
+    """Key for login attempts on one account from one address (bounded length)."""
+    digest = hashlib.sha256(f"{username.lower()}\x00{address}".encode()).hexdigest()[:40]
+    return f"login-attempts:{digest}"
+
+
+async def count_login_attempt(username: str) -> None:
+    """Count one attempt; raise ``RateLimitExceeded`` (429) when over the limit."""
+    if not limits_enabled():
+        return
+    store: LimitStore = current_app.extensions[EXTENSION_KEY]
+    period = LOGIN_ATTEMPTS_PERIOD.total_seconds()
+    inverse = period / LOGIN_ATTEMPTS
+    now = datetime.now(UTC).timestamp()
+    key = attempt_key(username, await client_address())
+    tat = await store.consume(key, now, inverse, ceiling=now + period + inverse)
+    # GCRA: allowed while the arrival time stays within one period of now; the
+    # next attempt is allowed once it would be again (hence "+ inverse").
+    if tat - now > period:
+        raise RateLimitExceeded(max(1, ceil(tat - now - period + inverse)))
+
+
+async def forget_login_attempts(username: str) -> None:
+    """A successful login clears the account+address counter."""
+    if limits_enabled():
+        store: LimitStore = current_app.extensions[EXTENSION_KEY]
+        await store.reset(attempt_key(username, await client_address()))

@@ -5,8 +5,10 @@ from __future__ import annotations
 from quart import Blueprint, flash, redirect, render_template, request, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
+from quart_rate_limiter import rate_limit
 
 from quart_blog.security import auth
+from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.security.redirects import safe_next
 from quart_blog.validation import password_problem, text_problem, username_problem
 from quart_blog.views.forms import field, submitted_form
@@ -23,6 +25,7 @@ async def register_form() -> ResponseReturnValue:
 
 
 @bp.post("/register")
+@rate_limit(limits=[REGISTER_PER_ADDRESS])
 async def register() -> ResponseReturnValue:
     """Create an account, then send the new user to log in."""
     form = await submitted_form()
@@ -50,6 +53,7 @@ async def login_form() -> ResponseReturnValue:
 
 
 @bp.post("/login")
+@rate_limit(limits=[LOGIN_PER_ADDRESS])
 async def login() -> ResponseReturnValue:
     """Check the credentials, start a session and go where the user was heading."""
     form = await submitted_form()
@@ -57,7 +61,7 @@ async def login() -> ResponseReturnValue:
     target = safe_next(form.get("next") or request.args.get("next"))
     user = None
     if text_problem("Username", username) is None and text_problem("Password", password) is None:
-        user = await auth.authenticate(username, password)
+        user = await auth.attempt_login(username, password)
     if user is None:
         page = await render_template(
             "auth/login.html", error=BAD_CREDENTIALS, username=username, next=target
