@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import importlib.util
 import sys
 from typing import NoReturn
 
 import click
-from hypercorn.config import Config as HypercornConfig
 from hypercorn.run import run as run_hypercorn
 
 from quart_blog import migrations
 from quart_blog.app import create_app
 from quart_blog.config import ConfigError, Settings
 from quart_blog.security import auth
+from quart_blog.server import build_config
 from quart_blog.validation import password_problem, username_problem
-
-LISTEN_BACKLOG = 4096  # Hypercorn's default of 100 overflows at a few hundred connections
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -64,19 +61,15 @@ def serve(
         fail("--certfile and --keyfile go together")
     if not no_migrate:
         migrations.upgrade(settings.database_url)
-    config = HypercornConfig()
-    config.application_path = "quart_blog:create_app()"
-    config.bind = list(bind)
-    config.workers = workers
-    config.backlog = LISTEN_BACKLOG
-    config.graceful_timeout = graceful_timeout
-    config.keep_alive_timeout = keep_alive
-    config.accesslog = "-" if access_log else None
-    config.errorlog = "-"
-    if importlib.util.find_spec("uvloop") is not None:
-        config.worker_class = "uvloop"
-    if certfile and keyfile:
-        config.certfile, config.keyfile = certfile, keyfile
+    config = build_config(
+        bind=list(bind),
+        workers=workers,
+        certfile=certfile,
+        keyfile=keyfile,
+        graceful_timeout=graceful_timeout,
+        keep_alive=keep_alive,
+        access_log=access_log,
+    )
     sys.exit(run_hypercorn(config))
 
 
