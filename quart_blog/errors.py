@@ -15,6 +15,7 @@ from quart.typing import ResponseReturnValue
 from quart_auth import Unauthorized
 from quart_rate_limiter import RateLimitExceeded
 from quart_schema import RequestSchemaValidationError
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from quart_blog.security.csrf import CSRFError
@@ -134,6 +135,13 @@ def register_handlers(app: Quart) -> None:
     @app.errorhandler(RateLimitExceeded)
     async def handle_rate_limited(error: RateLimitExceeded) -> Response:
         return await error_response(429, headers=error.get_headers())
+
+    @app.errorhandler(DataError)
+    async def handle_data_error(error: DataError) -> Response:
+        # Input validation should stop these first; this is the net for values a
+        # backend refuses (PostgreSQL: too long, out of range, NUL in text).
+        current_app.logger.warning("database refused a value: %s", error.orig)
+        return await error_response(422, VALIDATION_ERROR, "A value is out of range or too long.")
 
     @app.errorhandler(HTTPException)
     async def handle_http_exception(error: HTTPException) -> Response:
