@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, get_flashed_messages, request
 from quart.sessions import SecureCookieSessionInterface
-from werkzeug.routing import IntegerConverter
+from werkzeug.routing import BaseConverter
 
 from quart_blog import db, errors
 from quart_blog.api import bp as api_bp
@@ -29,11 +29,23 @@ ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 1024 * 1024
 
 
-class IdConverter(IntegerConverter):
-    """Row ids: 1 to 2**63-1, so a huge number is a 404, not a database overflow."""
+class IdConverter(BaseConverter):
+    """Row ids in URLs: 1 to 19 digits without a leading zero.
 
-    def __init__(self, map: Any) -> None:
-        super().__init__(map, min=1, max=MAX_ID)
+    An id above 2**63-1 becomes 0, which no row has, so it is a plain 404
+    rather than a database overflow. (Raising ``ValidationError`` instead
+    would make Werkzeug answer 405 for the other methods of the same path.)
+    """
+
+    regex = r"[1-9][0-9]{0,18}"
+    weight = 50
+
+    def to_python(self, value: str) -> int:
+        number = int(value)
+        return number if number <= MAX_ID else 0
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
 
 
 class BlogSessionInterface(SecureCookieSessionInterface):
@@ -58,7 +70,8 @@ def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = Fa
     db.init_app(app)
     auth.init_app(app)
     schema.init_app(app)
-    app.extensions["quart_blog.passwords"] = PasswordHasher(settings.bcrypt_rounds)
+    hasher = app.extensions["quart_blog.passwords"] = PasswordHasher(settings.bcrypt_rounds)
+    app.after_serving(to_async(hasher.close))
     store = app.extensions[limits.EXTENSION_KEY] = limits.make_store(settings.redis_url)
     limits.make_rate_limiter(store).init_app(app, enabled=settings.rate_limits)
 
@@ -98,6 +111,15 @@ def configure(app: Quart, settings: Settings, *, testing: bool) -> None:
         QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
         QUART_RATE_LIMITER_ENABLED=settings.rate_limits,
     )
+
+
+def to_async(function: Callable[[], None]) -> Callable[[], Awaitable[None]]:
+    """Wrap a plain callable as a serving hook."""
+
+    async def hook() -> None:
+        function()
+
+    return hook
 
 
 async def protect_state_changes() -> None:

@@ -36,6 +36,22 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        # SQLite has one writer at a time. Queueing this process's writers here
+        # (instead of letting every pooled connection spin in SQLite's busy
+        # handler) keeps lock hold times short, so another worker's writer never
+        # waits out busy_timeout and sees "database is locked".
+        self.write_lock: asyncio.Lock | None = (
+            asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        )
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[None]:
+        """Hold this process's SQLite write slot (a no-op on PostgreSQL)."""
+        if self.write_lock is None:
+            yield
+        else:
+            async with self.write_lock:
+                yield
 
     async def dispose(self) -> None:
         """Close every pooled connection (aiosqlite threads block interpreter exit otherwise)."""
@@ -131,13 +147,14 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession
     """
     if session.in_transaction():
         await session.commit()
-    await session.connection(execution_options={IMMEDIATE: True})
-    try:
-        yield session
-    except BaseException:
-        await session.rollback()
-        raise
-    await session.commit()
+    async with get_database().writing():
+        await session.connection(execution_options={IMMEDIATE: True})
+        try:
+            yield session
+        except BaseException:
+            await session.rollback()
+            raise
+        await session.commit()
 
 
 async def ping() -> None:

@@ -19,6 +19,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from quart_blog.security.csrf import CSRFError
+from quart_blog.security.passwords import HasherBusy
 
 BAD_REQUEST = "bad_request"
 UNAUTHORIZED = "unauthorized"
@@ -135,6 +136,11 @@ def register_handlers(app: Quart) -> None:
     @app.errorhandler(RateLimitExceeded)
     async def handle_rate_limited(error: RateLimitExceeded) -> Response:
         return await error_response(429, headers=error.get_headers())
+
+    @app.errorhandler(HasherBusy)
+    async def handle_hasher_busy(_error: HasherBusy) -> Response:
+        message = "The server is busy checking passwords; try again in a moment."
+        return await error_response(503, UNAVAILABLE, message, headers=[("Retry-After", "1")])
 
     @app.errorhandler(DataError)
     async def handle_data_error(error: DataError) -> Response:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Response, request
+from quart import Response, current_app, request
 from quart_auth import Action, QuartAuth
 from quart_schema import QuartSchema
 
@@ -31,8 +31,10 @@ class BlogAuth(QuartAuth):
 
     def cookie_is_secure(self) -> bool:
         """The Secure flag for this request's cookie."""
-        forced = self.cookie_secure
-        return request.is_secure if forced is None else forced
+        # Read from the app, not from this shared instance: init_app copies config
+        # onto the instance only once, but each app has its own setting.
+        forced = current_app.config.get("QUART_AUTH_COOKIE_SECURE")
+        return request.is_secure if forced is None else bool(forced)
 
     async def after_request(self, response: Response) -> Response:
         user = self.load_user()

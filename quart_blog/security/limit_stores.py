@@ -71,7 +71,7 @@ class DatabaseStore(LimitStore):
         return await self._upsert(key, now + inverse, (now, inverse, ceiling))
 
     async def reset(self, key: str) -> None:
-        async with get_database().engine.begin() as connection:
+        async with get_database().writing(), get_database().engine.begin() as connection:
             await connection.execute(delete(RateLimitEntry).where(RateLimitEntry.key == key))
 
     async def _upsert(
@@ -91,7 +91,7 @@ class DatabaseStore(LimitStore):
         statement = inserting.on_conflict_do_update(
             index_elements=[RateLimitEntry.key], set_={"tat": new_value}
         ).returning(RateLimitEntry.tat)
-        async with engine.begin() as connection:
+        async with get_database().writing(), engine.begin() as connection:
             stored = (await connection.execute(statement)).scalar_one()
             if random.randrange(SWEEP_ONE_IN) == 0:  # noqa: S311 (not security-relevant)
                 cutoff = datetime.now(UTC).timestamp()

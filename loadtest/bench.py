@@ -1,0 +1,420 @@
+"""Benchmark quart-blog with wrk, optionally side by side with another server.
+
+    python loadtest/bench.py [--compare BASE_URL] [--conns 64,256,1024] [--duration 10]
+                             [--scenarios health,read,write,mixed,login-storm,slow-clients]
+                             [--out DIR] [--target BASE_URL]
+
+Starts ``quart-blog serve`` itself (fresh SQLite file, RATE_LIMITS=off, BCRYPT_ROUNDS=12)
+unless ``--target`` names a server that is already running, seeds users and posts through
+the JSON API, runs the wrk scenarios, prints a Markdown table and writes results.json.
+Needs the ``wrk`` binary; everything else is the standard library. Loopback only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import selectors
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, NoReturn
+
+from blogclient import Api, BenchError, User, check_loopback_url, count_all, seed, wait_until_fast
+from procs import ProcessSet, start_quart_blog
+from wrkrun import finish_wrk, listen_overflows, run_wrk, start_wrk, write_users_file, wrk_command
+
+SCENARIOS = ("health", "read", "write", "mixed", "login-storm", "slow-clients")
+SCRIPTS = {
+    "health": "health.lua",
+    "read": "read.lua",
+    "write": "write.lua",
+    "mixed": "mixed.lua",
+    "login-storm": "login.lua",
+}
+SLOW_READ_CONNS = 256
+SETTLE_LIMIT_S = 60.0
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Target:
+    """One server under test and the users seeded on it."""
+
+    name: str
+    api: Api
+    users: list[User] = field(default_factory=list)
+    users_file: Path | None = None
+    seed_s: float = 0.0
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    """Command-line options (see the module docstring)."""
+    p = argparse.ArgumentParser(description="wrk benchmark for quart-blog")
+    p.add_argument("--compare", metavar="BASE_URL", help="also benchmark this running server")
+    p.add_argument("--target", metavar="BASE_URL", help="benchmark this running server instead")
+    p.add_argument("--conns", default="64,256,1024", help="comma-separated connection counts")
+    p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
+    p.add_argument("--out", type=Path, help="results directory (default: a new temp dir)")
+    p.add_argument("--users", type=int, default=64, help="users seeded per server")
+    p.add_argument("--posts", type=int, default=50, help="posts seeded per user")
+    p.add_argument("--workers", type=int, default=2, help="quart-blog worker processes")
+    p.add_argument("--slow-conns", type=int, default=200, help="slow connections (slow-clients)")
+    p.add_argument("--keep-data", action="store_true", help="keep users-*.lua (live cookies)")
+    args = p.parse_args(argv)
+    args.conns = [int(c) for c in args.conns.split(",") if c.strip()]
+    args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    if unknown:
+        p.error(f"unknown scenario(s): {', '.join(unknown)}")
+    if not args.conns or min(args.conns) < 2 or max(args.conns) > 10_000:
+        p.error("--conns: each count must be between 2 and 10000")
+    if not 1 <= args.duration <= 600 or not 1 <= args.users <= 10_000 or args.posts < 0:
+        p.error("--duration must be 1..600 s, --users 1..10000, --posts >= 0")
+    for url in (args.compare, args.target):
+        if url:
+            try:
+                check_loopback_url(url)
+            except BenchError as exc:
+                p.error(str(exc))
+    return args
+
+
+class Bench:
+    """Runs the scenarios against the targets and collects one record per wrk run."""
+
+    def __init__(self, args: argparse.Namespace, out: Path, procs: ProcessSet) -> None:
+        self.args = args
+        self.out = out
+        self.procs = procs
+        self.raw = out / "raw"
+        self.raw.mkdir(parents=True, exist_ok=True)
+        self.runs: list[dict[str, Any]] = []
+
+    # -- set-up ---------------------------------------------------------------
+
+    def prepare(self, target: Target) -> None:
+        """Seed users and posts on ``target`` and write its users file for wrk."""
+        print(f"[{target.name}] seeding {self.args.users} users x {self.args.posts} posts ...")
+        target.users, target.seed_s = seed(target.api, self.args.users, self.args.posts)
+        target.users_file = self.out / f"users-{target.name}.lua"
+        write_users_file(target.users, target.users_file)
+        print(f"[{target.name}] seeded in {target.seed_s:.1f} s")
+
+    def settle(self, target: Target) -> float:
+        """Wait (bounded) until /healthz is fast again; return the seconds it took."""
+        return round(wait_until_fast(target.api, SETTLE_LIMIT_S), 2)
+
+    # -- scenarios ------------------------------------------------------------
+
+    def wrk(self, target: Target, script: str, conns: int, tag: str) -> dict[str, Any]:
+        """One wrk run of ``script`` against ``target``."""
+        cmd = wrk_command(script, target.api.base_url, conns, self.args.duration, target.users_file)
+        raw = self.raw / f"{target.name}-{tag}-c{conns}.txt"
+        return run_wrk(self.procs, cmd, self.args.duration, raw)
+
+    def run(self, target: Target, scenario: str, conns: int) -> list[dict[str, Any]]:
+        """Run one scenario at one connection count; return its records."""
+        self.settle(target)
+        if scenario == "write":
+            records = [self.run_write(target, conns)]
+        elif scenario == "login-storm":
+            records = [self.run_login_storm(target, conns)]
+        elif scenario == "slow-clients":
+            records = self.run_slow_clients(target, conns)
+        else:
+            records = [self.wrk(target, SCRIPTS[scenario], conns, scenario)]
+            if scenario == "mixed":
+                records[0]["notes"] = mixed_notes(records[0])
+        for rec in records:
+            rec.setdefault("phase", "")
+            rec.update(target=target.name, scenario=scenario, conns=conns)
+        if "drain_s" not in records[-1]:
+            records[-1]["drain_s"] = self.settle(target)
+        return records
+
+    def run_write(self, target: Target, conns: int) -> dict[str, Any]:
+        """POST posts, then compare 201s (acked) with rows counted through the API (landed)."""
+        before = count_all(target.api, target.users)
+        rec = self.wrk(target, "write.lua", conns, "write")
+        rec["drain_s"] = self.settle(target)
+        landed = count_all(target.api, target.users) - before
+        acked = rec["status"].get("201", 0)
+        rec["rows"] = {"acked": acked, "landed": landed, "lost": max(0, acked - landed)}
+        rec["notes"] = f"acked {acked}, landed {landed}, lost {max(0, acked - landed)}"
+        return rec
+
+    def run_login_storm(self, target: Target, conns: int) -> dict[str, Any]:
+        """Correct-password logins at ``conns``; meanwhile 2 connections time /healthz."""
+        d = self.args.duration
+        main_cmd = wrk_command("login.lua", target.api.base_url, conns, d, target.users_file)
+        probe_cmd = wrk_command("health.lua", target.api.base_url, 2, max(1.0, d - 2), None, 1)
+        overflows = listen_overflows()
+        main_proc = start_wrk(self.procs, main_cmd)
+        time.sleep(min(1.0, d / 4))
+        probe = finish_wrk(
+            self.procs,
+            start_wrk(self.procs, probe_cmd),
+            d + 30,
+            self.raw / f"{target.name}-login-storm-probe-c{conns}.txt",
+        )
+        rec = finish_wrk(
+            self.procs, main_proc, d + 30, self.raw / f"{target.name}-login-storm-c{conns}.txt"
+        )
+        rec["listen_overflows"] = listen_overflows() - overflows
+        logins = rec["status"].get("200", 0) / rec["seconds"]
+        rec["logins_per_s"] = round(logins, 1)
+        rec["healthz_probe"] = {k: probe[k] for k in ("requests", "rps", "latency_ms", "non_2xx")}
+        rec["healthz_probe"]["socket_errors"] = probe["socket_errors"]
+        lat = probe["latency_ms"]
+        rec["notes"] = f"logins/s {logins:.1f}; /healthz meanwhile: " + (
+            f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, {probe['requests']} answered"
+            if probe["requests"]
+            else "nothing answered"
+        )
+        return rec
+
+    def run_slow_clients(self, target: Target, conns: int) -> list[dict[str, Any]]:
+        """Read alone, then read while slow clients trickle requests; report with/alone."""
+        alone = self.wrk(target, "read.lua", conns, "slow-clients-alone")
+        alone.update(phase="read alone", drain_s=self.settle(target))
+        slow = self.start_slow_clients(target)
+        try:
+            ready = read_tagged_line(slow, "READY", 20.0)
+            with_slow = self.wrk(target, "read.lua", conns, "slow-clients-with")
+        finally:
+            result = self.stop_slow_clients(slow)
+        ratio = with_slow["rps"] / alone["rps"] if alone["rps"] else 0.0
+        with_slow.update(
+            phase=f"read + {self.args.slow_conns} slow",
+            ratio_with_alone=round(ratio, 3),
+            slow_clients={"ready": ready, "result": result},
+            notes=(
+                f"with/alone {ratio:.2f}; slow conns open at end "
+                f"{(result or {}).get('open_now', '?')}/{self.args.slow_conns}, "
+                f"closed by server {(result or {}).get('closed_by_server', '?')}"
+            ),
+        )
+        return [alone, with_slow]
+
+    def start_slow_clients(self, target: Target) -> subprocess.Popen[str]:
+        """Start ``slowclients.py`` with a hard time limit."""
+        cmd = [sys.executable, str(HERE / "slowclients.py"), "--url", target.api.base_url]
+        cmd += ["--conns", str(self.args.slow_conns), "--seconds", str(self.args.duration + 60)]
+        return self.procs.spawn(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+
+    def stop_slow_clients(self, proc: subprocess.Popen[str]) -> dict[str, Any] | None:
+        """Ask the slow clients to stop, read their RESULT line (bounded), then reap them."""
+        try:
+            if proc.stdin:
+                proc.stdin.write("stop\n")
+                proc.stdin.close()
+        except OSError:
+            pass
+        result = read_tagged_line(proc, "RESULT", 15.0)
+        self.procs.stop(proc, grace=5)
+        return result
+
+
+def read_tagged_line(proc: subprocess.Popen[str], tag: str, limit_s: float) -> Any:
+    """Read ``proc``'s stdout until a line ``TAG {json}``; None after ``limit_s`` or EOF."""
+    if proc.stdout is None:
+        return None
+    deadline = time.monotonic() + limit_s
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        while time.monotonic() < deadline:
+            if not sel.select(timeout=max(0.0, deadline - time.monotonic())):
+                continue
+            line = proc.stdout.readline()
+            if not line:
+                return None
+            if line.startswith(tag + " "):
+                return json.loads(line[len(tag) + 1 :])
+    return None
+
+
+def mixed_notes(rec: dict[str, Any]) -> str:
+    """Requests sent per kind vs the answers that mean success."""
+    c, s = rec["counters"], rec["status"]
+    return (
+        f"list {c.get('list_sent', 0)}/200:{s.get('200', 0)}, "
+        f"create {c.get('create_sent', 0)}/201:{s.get('201', 0)}, "
+        f"delete {c.get('delete_sent', 0)}/204:{s.get('204', 0)}"
+    )
+
+
+def ok_rps(rec: dict[str, Any]) -> float:
+    """2xx answers per second (errors answered quickly do not count)."""
+    ok = sum(n for code, n in rec["status"].items() if code.startswith("2"))
+    return ok / rec["seconds"] if rec["seconds"] else 0.0
+
+
+def ratios(runs: list[dict[str, Any]], ours: str, theirs: str) -> list[dict[str, Any]]:
+    """ours/theirs per scenario, phase and connection count (2xx/s and p99)."""
+    index = {(r["target"], r["scenario"], r["phase"], r["conns"]): r for r in runs}
+    rows = []
+    for (name, scenario, phase, conns), mine in index.items():
+        other = index.get((theirs, scenario, phase, conns))
+        if name != ours or other is None:
+            continue
+        a, b = ok_rps(mine), ok_rps(other)
+        pa, pb = mine["latency_ms"]["p99"], other["latency_ms"]["p99"]
+        rows.append(
+            {
+                "scenario": scenario + (f" ({phase})" if phase else ""),
+                "conns": conns,
+                "ours_ok_rps": round(a, 1),
+                "theirs_ok_rps": round(b, 1),
+                "ratio_ok_rps": round(a / b, 2) if b else None,
+                "ours_p99_ms": pa,
+                "theirs_p99_ms": pb,
+                "ratio_p99": round(pa / pb, 2) if pa is not None and pb else None,
+            }
+        )
+    return rows
+
+
+def cell(value: Any) -> str:
+    """A table cell: "-" for missing values, thousands separators for big numbers."""
+    if value is None or value == "":
+        return "-"
+    if isinstance(value, float) and value >= 1000:
+        return f"{value:,.0f}"
+    return str(value)
+
+
+def markdown(runs: list[dict[str, Any]], ratio_rows: list[dict[str, Any]]) -> str:
+    """The results as Markdown tables."""
+    head = "| target | scenario | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | "
+    head += "sock err c/r/w/t | listen ovf | drain s | notes |"
+    lines = [head, "|" + "---|" * 12]
+    for r in runs:
+        e, lat = r["socket_errors"], r["latency_ms"]
+        name = r["scenario"] + (f" ({r['phase']})" if r["phase"] else "")
+        lines.append(
+            f"| {r['target']} | {name} | {r['conns']} | {cell(r['rps'])} | {cell(lat['p50'])} | "
+            f"{cell(lat['p99'])} | {cell(lat['max'])} | {r['non_2xx']} | "
+            f"{e['connect']}/{e['read']}/{e['write']}/{e['timeout']} | "
+            f"{cell(r.get('listen_overflows'))} | {cell(r.get('drain_s'))} | "
+            f"{cell(r.get('notes'))} |"
+        )
+    if ratio_rows:
+        lines += ["", "| scenario | conns | ours 2xx/s | theirs 2xx/s | ratio | ours p99 ms | "]
+        lines[-1] += "theirs p99 ms | p99 ratio |"
+        lines.append("|" + "---|" * 8)
+        for x in ratio_rows:
+            lines.append(
+                f"| {x['scenario']} | {x['conns']} | {cell(x['ours_ok_rps'])} | "
+                f"{cell(x['theirs_ok_rps'])} | {cell(x['ratio_ok_rps'])} | "
+                f"{cell(x['ours_p99_ms'])} | {cell(x['theirs_p99_ms'])} | {cell(x['ratio_p99'])} |"
+            )
+    return "\n".join(lines)
+
+
+def machine_info() -> dict[str, Any]:
+    """Facts about the machine that matter when reading the numbers."""
+    try:
+        wrk_v = subprocess.run(
+            ["wrk", "-v"], capture_output=True, text=True, timeout=10, check=False
+        ).stdout.splitlines()[0]
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        wrk_v = "unknown"
+    return {
+        "nproc": os.cpu_count(),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "wrk": wrk_v,
+    }
+
+
+def raise_fd_limit() -> None:
+    """Allow as many open files as the hard limit permits (wrk and slow clients inherit it)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = hard if hard != resource.RLIM_INFINITY else 65536
+    if soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def _on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise KeyboardInterrupt
+
+
+def execute(args: argparse.Namespace, out: Path, procs: ProcessSet) -> dict[str, Any]:
+    """Start/seed the targets, run every scenario (targets interleaved), build the results."""
+    bench = Bench(args, out, procs)
+    targets: list[Target] = []
+    if args.target:
+        targets.append(Target("target", Api(args.target)))
+    else:
+        url = start_quart_blog(procs, out, workers=args.workers)
+        print(f"[quart-blog] serving on {url} (log: {out / 'server.log'})")
+        targets.append(Target("quart-blog", Api(url)))
+    if args.compare:
+        targets.append(Target("compare", Api(args.compare)))
+    needs_users = set(args.scenarios) - {"health"}
+    for target in targets:
+        if needs_users:
+            bench.prepare(target)
+    for scenario in args.scenarios:
+        conn_list = [SLOW_READ_CONNS] if scenario == "slow-clients" else args.conns
+        for conns in conn_list:
+            for target in targets:
+                print(f"[{target.name}] {scenario} c={conns} ...", flush=True)
+                bench.runs += bench.run(target, scenario, conns)
+    ratio_rows = ratios(bench.runs, targets[0].name, targets[1].name) if args.compare else []
+    return {
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": machine_info(),
+        "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        "targets": {
+            t.name: {"url": t.api.base_url, "seed_s": round(t.seed_s, 1), "users": len(t.users)}
+            for t in targets
+        },
+        "runs": bench.runs,
+        "ratios": ratio_rows,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run, print the table and the results path; always clean up."""
+    args = parse_args(argv)
+    out = args.out or Path(tempfile.mkdtemp(prefix="quart-blog-bench-"))
+    out.mkdir(parents=True, exist_ok=True)
+    procs = ProcessSet()
+    signal.signal(signal.SIGTERM, _on_sigterm)
+    signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
+    raise_fd_limit()
+    try:
+        results = execute(args, out, procs)
+    except KeyboardInterrupt:
+        print("interrupted; stopping everything started", file=sys.stderr)
+        return 130
+    except (BenchError, RuntimeError, OSError) as exc:
+        print(f"bench: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        procs.stop_all()
+        if not args.keep_data:
+            for path in out.glob("users-*.lua"):
+                path.unlink()
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    table = markdown(results["runs"], results["ratios"])
+    (out / "results.md").write_text(table + "\n")
+    print("\n" + table + "\n")
+    print(f"results: {out / 'results.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
