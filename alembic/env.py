@@ -10,7 +10,7 @@ from sqlalchemy.engine import Connection
 
 from alembic import context
 from quart_blog.config import DEFAULT_DATABASE_URL, parse_database_url
-from quart_blog.db import create_engine
+from quart_blog.db import BEGIN_MODE, create_engine
 from quart_blog.models import Base
 
 config = context.config
@@ -59,6 +59,8 @@ async def run_migrations_online() -> None:
     engine = create_engine(database_url())
     try:
         async with engine.connect() as connection:
+            # Migrations are one SQLite write transaction (reads otherwise send no BEGIN).
+            await connection.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
             await connection.run_sync(do_run_migrations)
             await connection.commit()
     finally:

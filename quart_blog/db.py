@@ -24,9 +24,11 @@ from sqlalchemy.ext.asyncio import (
 )
 
 EXTENSION_KEY = "quart_blog.db"
-# Execution option that turns the next transaction's BEGIN into BEGIN IMMEDIATE on SQLite.
-IMMEDIATE = "quart_blog_begin_immediate"
+# Execution option naming the BEGIN a SQLite transaction starts with ("IMMEDIATE" for
+# writes); without it no BEGIN is sent and each read statement runs on its own.
+BEGIN_MODE = "quart_blog_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
+SQLITE_POOL_SIZE = 16
 
 
 class Database:
@@ -65,7 +67,9 @@ def create_engine(url: str) -> AsyncEngine:
         return create_async_engine(url, pool_pre_ping=True)
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(url, pool_size=8, max_overflow=16, pool_timeout=30)
+    # A fixed pool: every overflow connection would cost a new thread, a connect and
+    # its PRAGMAs, then be thrown away again under load. Requests past the pool queue.
+    engine = create_async_engine(url, pool_size=SQLITE_POOL_SIZE, max_overflow=0, pool_timeout=60)
     install_sqlite_hooks(engine)
     return engine
 
@@ -75,8 +79,12 @@ def install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     pysqlite's legacy transaction mode emits no BEGIN before SELECT, so a
     read-then-write unit fails with SQLITE_BUSY at once (ignoring busy_timeout)
-    when another process wrote in between. Emitting the BEGIN ourselves, as
-    ``BEGIN IMMEDIATE`` for writes, makes writers queue on busy_timeout instead.
+    when another process wrote in between. Write units ask for ``BEGIN
+    IMMEDIATE`` (see ``write_transaction``), so writers queue on busy_timeout
+    instead. Reads send no BEGIN at all: each SELECT is its own snapshot, which
+    saves two thread hops per request and means a request cancelled mid-read
+    can never leave a connection parked inside a read transaction (which would
+    stop WAL checkpoints).
     """
 
     @event.listens_for(engine.sync_engine, "connect")
@@ -91,8 +99,9 @@ def install_sqlite_hooks(engine: AsyncEngine) -> None:
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(connection: Connection) -> None:
-        immediate = connection.get_execution_options().get(IMMEDIATE, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+        mode = connection.get_execution_options().get(BEGIN_MODE)
+        if mode in ("DEFERRED", "IMMEDIATE", "EXCLUSIVE"):
+            connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def init_app(app: Quart) -> None:
@@ -148,7 +157,7 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession
     if session.in_transaction():
         await session.commit()
     async with get_database().writing():
-        await session.connection(execution_options={IMMEDIATE: True})
+        await session.connection(execution_options={BEGIN_MODE: "IMMEDIATE"})
         try:
             yield session
         except BaseException:

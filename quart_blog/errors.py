@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from pydantic import ValidationError
-from quart import Quart, Response, current_app, jsonify, redirect, render_template, request
+from quart import Quart, Response, current_app, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 from quart_auth import Unauthorized
 from quart_rate_limiter import RateLimitExceeded
@@ -18,6 +18,7 @@ from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
+from quart_blog.responses import json_response
 from quart_blog.security.csrf import CSRFError
 from quart_blog.security.passwords import HasherBusy
 
@@ -87,11 +88,10 @@ async def error_response(
     code = code or CODES_BY_STATUS.get(status, BAD_REQUEST)
     message = message or MESSAGES_BY_STATUS.get(status, "Error.")
     if wants_json():
-        response = jsonify(error={"code": code, "message": message})
+        response = json_response({"error": {"code": code, "message": message}}, status)
     else:
         page = await render_template("errors/error.html", status=status, message=message)
-        response = Response(page, mimetype="text/html")
-    response.status_code = status
+        response = Response(page, status=status, mimetype="text/html")
     for name, value in headers or ():
         if name.lower() not in ("content-type", "content-length"):
             response.headers[name] = value

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from quart import Response, current_app, request
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from quart import Quart, Response, current_app, request
 from quart_auth import Action, QuartAuth
 from quart_schema import QuartSchema
 
 from quart_blog.security.tokens import REMEMBER_LIFETIME, SessionUser
+
+SERIALIZER_KEY = "quart_blog.auth_serializer"
 
 
 class BlogAuth(QuartAuth):
@@ -28,6 +31,30 @@ class BlogAuth(QuartAuth):
             mode="cookie",
             salt="quart-blog auth cookie",
         )
+
+    def serializer_for(self, app: Quart) -> URLSafeTimedSerializer:
+        """The app's cookie serializer, built once: the first key signs, every key verifies.
+
+        Quart-Auth builds a serializer (and derives its key) on every request.
+        """
+        serializer: URLSafeTimedSerializer | None = app.extensions.get(SERIALIZER_KEY)
+        if serializer is None:
+            keys = [*app.config["SECRET_KEY_FALLBACKS"], app.config["SECRET_KEY"]]
+            serializer = app.extensions[SERIALIZER_KEY] = self.serializer_class(
+                keys, str(self.salt)
+            )
+        return serializer
+
+    def dump_token(self, auth_id: str, app: Quart | None = None) -> str:
+        return str(self.serializer_for(app or current_app).dumps(auth_id))
+
+    def load_token(self, token: str, app: Quart | None = None) -> str | None:
+        serializer = self.serializer_for(app or current_app)
+        try:
+            auth_id = serializer.loads(token, max_age=self.duration)
+        except BadSignature:  # also SignatureExpired
+            return None
+        return auth_id if isinstance(auth_id, str) else None
 
     def cookie_is_secure(self) -> bool:
         """The Secure flag for this request's cookie."""

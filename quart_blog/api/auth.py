@@ -11,6 +11,7 @@ from quart_schema import document_response, validate_request
 from quart_blog.api.schemas import ErrorOut, LoginIn, PasswordIn, RegisterIn, UserOut
 from quart_blog.api.serializers import user_json, user_row_json
 from quart_blog.errors import BAD_REQUEST, CONFLICT, UNAUTHORIZED, APIError
+from quart_blog.responses import json_response
 from quart_blog.security import auth
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.security.tokens import current_session
@@ -31,7 +32,7 @@ async def register(data: RegisterIn) -> ResponseReturnValue:
         user = await auth.register(data.username, data.password)
     except auth.UsernameTaken:
         raise APIError(409, CONFLICT, "That username is taken.") from None
-    return user_row_json(user), 201
+    return json_response(user_row_json(user), 201)
 
 
 @bp.post("/login")
@@ -45,7 +46,7 @@ async def login(data: LoginIn) -> ResponseReturnValue:
     if user is None:
         raise APIError(401, UNAUTHORIZED, BAD_CREDENTIALS)
     await auth.log_in(user, remember=data.remember)
-    return user_row_json(user), 200
+    return json_response(user_row_json(user))
 
 
 @bp.post("/logout")
@@ -62,7 +63,7 @@ async def logout() -> ResponseReturnValue:
 async def me() -> ResponseReturnValue:
     """The logged-in user."""
     active = await current_session()
-    return user_json(active.user_id, active.username)
+    return json_response(user_json(active.user_id, active.username))
 
 
 @bp.post("/password")

@@ -13,6 +13,7 @@ from quart_blog.clock import utcnow
 from quart_blog.db import get_session, write_transaction
 from quart_blog.errors import NOT_FOUND, APIError
 from quart_blog.queries import posts as queries
+from quart_blog.responses import json_response
 from quart_blog.security.tokens import current_session
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
@@ -35,7 +36,7 @@ async def index(query_args: PostsQuery) -> ResponseReturnValue:
     )
     page = rows[: query_args.limit]
     next_before = page[-1].id if len(rows) > query_args.limit else None
-    return {"items": [post_json(post) for post in page], "next": next_before}
+    return json_response({"items": [post_json(post) for post in page], "next": next_before})
 
 
 @bp.post("")
@@ -50,7 +51,7 @@ async def create(data: PostIn) -> ResponseReturnValue:
         post = await queries.insert_post(
             db, user_id=active.user_id, title=data.title, body=data.body, now=utcnow()
         )
-    return post_json(post), 201
+    return json_response(post_json(post), 201)
 
 
 @bp.get("/<id:post_id>")
@@ -63,7 +64,7 @@ async def detail(post_id: int) -> ResponseReturnValue:
     post = await queries.select_post(get_session(), post_id=post_id, user_id=active.user_id)
     if post is None:
         raise no_such_post()
-    return post_json(post)
+    return json_response(post_json(post))
 
 
 @bp.patch("/<id:post_id>")
@@ -81,7 +82,7 @@ async def edit(post_id: int, data: PostPatch) -> ResponseReturnValue:
         )
     if post is None:
         raise no_such_post()
-    return post_json(post)
+    return json_response(post_json(post))
 
 
 @bp.delete("/<id:post_id>")

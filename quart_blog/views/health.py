@@ -7,6 +7,7 @@ from quart.typing import ResponseReturnValue
 from sqlalchemy.exc import SQLAlchemyError
 
 from quart_blog.db import ping
+from quart_blog.responses import json_response
 
 bp = Blueprint("health", __name__)
 
@@ -18,5 +19,5 @@ async def healthz() -> ResponseReturnValue:
         await ping()
     except (SQLAlchemyError, OSError) as error:
         current_app.logger.warning("health check failed: %s", error)
-        return {"status": "unavailable"}, 503
-    return {"status": "ok"}
+        return json_response({"status": "unavailable"}, 503)
+    return json_response({"status": "ok"})
