@@ -38,13 +38,12 @@ class PasswordHasher:
 
     The pool has one thread per core: bcrypt releases the GIL, so that is all
     the parallelism there is, and a dedicated pool keeps a login storm from
-    starving anything else that uses the default executor. Work queued by a
-    request whose client has gone is cancelled before it runs, and past
-    ``max_queued`` waiting checks new ones are refused at once (503) instead
-    of queueing minutes of CPU work behind a storm.
+    starving anything else that uses the default executor. Past
+    ``max_queued`` waiting checks, new ones are refused at once (503 with
+    ``Retry-After``) instead of queueing minutes of CPU work behind a storm.
     """
 
-    def __init__(self, rounds: int, *, threads: int | None = None, max_queued: int = 256) -> None:
+    def __init__(self, rounds: int, *, threads: int | None = None, max_queued: int = 0) -> None:
         self.context = CryptContext(
             schemes=SCHEMES,
             deprecated=["bcrypt"],
@@ -52,7 +51,8 @@ class PasswordHasher:
             bcrypt__rounds=rounds,
         )
         self.threads = threads or os.cpu_count() or 1
-        self.max_queued = max_queued
+        # About a quarter-second of backlog per queued check at the default cost.
+        self.max_queued = max_queued or 32 * self.threads
         self.pending = 0
         self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="password-hash")
         # Verified against when the username is unknown, so that answer takes as

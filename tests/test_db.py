@@ -1,0 +1,338 @@
+"""SPEC §9: SQLite pragmas, cascades, concurrent writers, cancelled requests leave no trace."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import json
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+from sqlalchemy import make_url, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from quart_blog import create_app
+from quart_blog.db import get_database
+from tests.factories import api_login, api_post, api_user
+
+WRITERS = 40
+CANCELLATIONS = 240
+LOCKED = "database is locked"
+
+
+async def engine_of(app: Quart) -> AsyncEngine:
+    """The running app's engine (created by its serving hooks)."""
+    async with app.app_context():
+        return get_database().engine
+
+
+def sqlite_path(database_url: str) -> Path:
+    """The file behind a SQLite URL; skips the test on any other backend."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite":
+        pytest.skip("SQLite-specific")
+    assert url.database
+    return Path(url.database)
+
+
+@asynccontextmanager
+async def second_worker(app_overrides: dict[str, str]) -> AsyncIterator[QuartClient]:
+    """Another app instance on the same database, as a second Hypercorn worker would be."""
+    other = create_app(app_overrides, testing=True)
+    async with other.test_app():
+        yield other.test_client()
+
+
+def checkpoint(path: Path, mode: str) -> tuple[int, int, int]:
+    """``PRAGMA wal_checkpoint(mode)`` from a separate connection: (busy, log, checkpointed)."""
+    connection = sqlite3.connect(path, timeout=1, isolation_level=None)
+    try:
+        row = connection.execute(f"PRAGMA wal_checkpoint({mode})").fetchone()
+    finally:
+        connection.close()
+    busy, log, checkpointed = row
+    return int(busy), int(log), int(checkpointed)
+
+
+def wal_size(path: Path) -> int:
+    wal = path.with_name(path.name + "-wal")
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def idle_connections_in_transaction(engine: AsyncEngine) -> list[bool]:
+    """Check out every idle pooled connection at once and ask SQLite if it is mid-transaction."""
+    async with AsyncExitStack() as stack:
+        states = []
+        for _ in range(engine.sync_engine.pool.checkedin()):
+            connection = await stack.enter_async_context(engine.connect())
+            raw = await connection.get_raw_connection()
+            states.append(bool(raw.driver_connection.in_transaction))
+        return states
+
+
+async def disconnect_mid_flight(
+    client: QuartClient, method: str, path: str, body: dict[str, Any] | None, delay: float
+) -> tuple[int | None, int]:
+    """Send a request, then drop the client after ``delay`` seconds, as Hypercorn reports it.
+
+    Hypercorn turns a vanished client into ``http.disconnect``, on which Quart cancels the
+    request's handler task. Returns the status (None if the handler was cancelled) and how
+    many pooled connections were checked out at the moment of the disconnect.
+    """
+    pool = (await engine_of(client.app)).sync_engine.pool
+    headers = {"Content-Type": "application/json"} if body is not None else {}
+    async with client.request(path, method=method, headers=headers) as connection:
+        await connection.send(b"" if body is None else json.dumps(body).encode())
+        await connection.send_complete()
+        await asyncio.sleep(delay)
+        checked_out: int = pool.checkedout()
+        await connection.disconnect()
+    return connection.status_code, checked_out
+
+
+async def test_sqlite_every_connection_has_wal_busy_timeout_and_foreign_keys(
+    app: Quart, database_url: str
+) -> None:
+    sqlite_path(database_url)
+    engine = await engine_of(app)
+    opened = 12  # more than the pool size, so overflow connections are checked too
+
+    async with AsyncExitStack() as stack:
+        connections = [await stack.enter_async_context(engine.connect()) for _ in range(opened)]
+        drivers = {id((await c.get_raw_connection()).driver_connection) for c in connections}
+        assert len(drivers) == opened
+        for connection in connections:
+            journal = (await connection.execute(text("PRAGMA journal_mode"))).scalar_one()
+            busy = (await connection.execute(text("PRAGMA busy_timeout"))).scalar_one()
+            foreign = (await connection.execute(text("PRAGMA foreign_keys"))).scalar_one()
+            assert str(journal).lower() == "wal"
+            assert int(busy) > 0
+            assert int(foreign) == 1
+
+
+async def test_sqlite_foreign_keys_are_enforced(app: Quart, database_url: str) -> None:
+    sqlite_path(database_url)
+
+    with pytest.raises(IntegrityError):
+        async with (await engine_of(app)).begin() as connection:
+            await connection.execute(
+                text(
+                    "INSERT INTO posts (user_id, title, body, created_at, updated_at) "
+                    "VALUES (424242, 't', 'b', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+                )
+            )
+
+
+async def test_user_delete_cascades_to_posts_and_sessions(
+    app: Quart, client: QuartClient, other_client: QuartClient
+) -> None:
+    alice = await api_user(client)
+    await api_login(other_client)  # a second session for alice
+    for number in range(3):
+        await api_post(client, title=f"post {number}")
+    bob = await api_user(other_client, "bob")
+    await api_post(other_client, title="bob's")
+    engine = await engine_of(app)
+    count_posts = text("SELECT count(*) FROM posts WHERE user_id = :id")
+    count_sessions = text("SELECT count(*) FROM auth_sessions WHERE user_id = :id")
+    async with engine.connect() as connection:
+        assert (await connection.execute(count_posts, {"id": alice["id"]})).scalar_one() == 3
+        assert (await connection.execute(count_sessions, {"id": alice["id"]})).scalar_one() == 2
+
+    async with engine.begin() as connection:
+        await connection.execute(text("DELETE FROM users WHERE id = :id"), {"id": alice["id"]})
+
+    async with engine.connect() as connection:
+        assert (await connection.execute(count_posts, {"id": alice["id"]})).scalar_one() == 0
+        assert (await connection.execute(count_sessions, {"id": alice["id"]})).scalar_one() == 0
+        assert (await connection.execute(count_posts, {"id": bob["id"]})).scalar_one() == 1
+        assert (await connection.execute(count_sessions, {"id": bob["id"]})).scalar_one() == 1
+    assert (await client.get("/api/v1/me")).status_code == 401
+
+
+async def test_sqlite_concurrent_writers_two_workers_lose_nothing(
+    app: Quart,
+    client: QuartClient,
+    app_overrides: dict[str, str],
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sqlite_path(database_url)
+    await api_user(client)
+    async with second_worker(app_overrides) as worker_two:
+        await api_login(worker_two)
+        clients = (client, worker_two)
+
+        responses = await asyncio.gather(
+            *(
+                clients[number % 2].post(
+                    "/api/v1/posts", json={"title": f"post {number}", "body": "concurrent"}
+                )
+                for number in range(WRITERS)
+            )
+        )
+
+        bodies = [await response.get_data(as_text=True) for response in responses]
+        assert [response.status_code for response in responses] == [201] * WRITERS, bodies
+        listing = await (await worker_two.get("/api/v1/posts?limit=100")).get_json()
+    titles = sorted(item["title"] for item in listing["items"])
+    assert titles == sorted(f"post {number}" for number in range(WRITERS))
+    assert listing["next"] is None
+    assert all(LOCKED not in body for body in bodies)
+    assert LOCKED not in caplog.text
+
+
+async def test_sqlite_concurrent_read_then_write_paths_two_workers_never_locked(
+    app: Quart,
+    client: QuartClient,
+    app_overrides: dict[str, str],
+    database_url: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Logins (read, then insert a session) and edits (ownership read, then UPDATE) under load."""
+    sqlite_path(database_url)
+    await api_user(client)
+    posts = [await api_post(client, title=f"post {number}") for number in range(10)]
+    async with second_worker(app_overrides) as worker_two:
+        await api_login(worker_two)
+        logins = [app.test_client() for _ in range(5)] + [worker_two.app.test_client()] * 5
+        clients = (client, worker_two)
+
+        responses = await asyncio.gather(
+            *(
+                clients[number % 2].patch(
+                    f"/api/v1/posts/{posts[number % 10]['id']}",
+                    json={"title": f"edit {number}"},
+                )
+                for number in range(30)
+            ),
+            *(
+                clients[number % 2].post(
+                    "/api/v1/posts", json={"title": f"new {number}", "body": "x"}
+                )
+                for number in range(10)
+            ),
+            *(
+                login.post("/api/v1/login", json={"username": "alice", "password": "wrong pass"})
+                if number % 3 == 0
+                else login.post(
+                    "/api/v1/login",
+                    json={"username": "alice", "password": "correct horse battery"},
+                )
+                for number, login in enumerate(logins)
+            ),
+        )
+
+        bodies = [await response.get_data(as_text=True) for response in responses]
+        statuses = [response.status_code for response in responses]
+        assert statuses[:30] == [200] * 30, bodies
+        assert statuses[30:40] == [201] * 10, bodies
+        assert statuses[40:] == [401 if n % 3 == 0 else 200 for n in range(len(logins))], bodies
+        listing = await (await client.get("/api/v1/posts?limit=100")).get_json()
+    assert len(listing["items"]) == 20
+    assert all(LOCKED not in body for body in bodies)
+    assert LOCKED not in caplog.text
+
+
+async def test_wal_checkpoint_probe_detects_an_open_read_transaction(
+    app: Quart, client: QuartClient, database_url: str
+) -> None:
+    """Control for the next test: a pooled connection parked in a read blocks TRUNCATE."""
+    path = sqlite_path(database_url)
+    await api_user(client)
+    await api_post(client)
+    assert wal_size(path) > 0
+
+    async with (await engine_of(app)).connect() as connection:
+        driver = (await connection.get_raw_connection()).driver_connection
+        assert driver is not None
+        assert not driver.in_transaction
+        await driver.execute("BEGIN")
+        await (await driver.execute("SELECT count(*) FROM posts")).fetchall()
+        assert driver.in_transaction
+        busy, _log, _checkpointed = await asyncio.to_thread(checkpoint, path, "TRUNCATE")
+        assert busy == 1
+        await driver.rollback()
+
+    assert await asyncio.to_thread(checkpoint, path, "TRUNCATE") == (0, 0, 0)
+
+
+@pytest.fixture
+def no_gc() -> Iterator[None]:
+    """Keep the cyclic garbage collector from running during the test.
+
+    An idle server allocates nothing, so its collector never runs: whatever a cancelled request
+    leaves to be cleaned up by ``gc`` stays put there. Without this the test would pass or fail
+    depending on when a collection happens to run.
+    """
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+        gc.collect()
+
+
+async def test_cancelled_requests_return_connections_clean(
+    app: Quart, client: QuartClient, database_url: str, no_gc: None
+) -> None:
+    """Clients that vanish mid-request leave no transaction, lock or read snapshot behind.
+
+    The requests are cut by ``http.disconnect`` rather than by cancelling a ``client.get``
+    task: in Quart's test client that only cancels the waiting side, and the handler runs
+    on to completion, so nothing would be cancelled mid-query.
+    """
+    path = sqlite_path(database_url)
+    await api_user(client)
+    for number in range(5):
+        await api_post(client, title=f"post {number}")
+    engine = await engine_of(app)
+    pool = engine.sync_engine.pool
+
+    cancelled_holding_connection = 0
+    for attempt in range(CANCELLATIONS):
+        delay = (attempt % 80) * 0.0001  # 0 to 8 ms: before, during and after the queries
+        if attempt % 3:
+            status, held = await disconnect_mid_flight(client, "GET", "/api/v1/posts", None, delay)
+        else:
+            body = {"title": f"cancelled {attempt}", "body": "x"}
+            status, held = await disconnect_mid_flight(client, "POST", "/api/v1/posts", body, delay)
+        if status is None and held:
+            cancelled_holding_connection += 1
+    # Otherwise the test proved nothing: some cancellations must have hit a live DB session.
+    assert cancelled_holding_connection > 0
+
+    for _ in range(250):  # up to 5 s for shielded closes that may still be finishing
+        if not pool.checkedout():
+            break
+        await asyncio.sleep(0.02)
+    assert pool.checkedout() == 0, pool.status()
+    assert not any(await idle_connections_in_transaction(engine)), pool.status()
+
+    # A write after the storm neither waits on a leaked lock nor fails.
+    post = await asyncio.wait_for(api_post(client, title="after"), timeout=5)
+    assert post["title"] == "after"
+    assert wal_size(path) > 0
+    busy, log, checkpointed = await asyncio.to_thread(checkpoint, path, "PASSIVE")
+    if log != checkpointed:
+        gc.collect()
+        retry = await asyncio.to_thread(checkpoint, path, "PASSIVE")
+        pytest.fail(
+            f"an idle server's WAL does not checkpoint: (busy, log, checkpointed) = "
+            f"{(busy, log, checkpointed)}; after gc.collect(): {retry}. Something a cancelled "
+            f"request left behind still holds a read snapshot ({pool.status()})"
+        )
+    assert busy == 0
+    assert log == checkpointed > 0  # every frame copied back: no reader pins an old snapshot
+    assert await asyncio.to_thread(checkpoint, path, "TRUNCATE") == (0, 0, 0)
+    assert wal_size(path) == 0
+    listing = await (await client.get("/api/v1/posts?limit=100")).get_json()
+    assert all(item["body"] for item in listing["items"])  # nothing half-written
