@@ -115,11 +115,18 @@ def command_line(pid: int) -> str:
 class LiveServer:
     """``quart-blog serve --workers N`` on a free 127.0.0.1 port, as a subprocess."""
 
-    def __init__(self, tmp_path: Path, workers: int = 2, **env: str) -> None:
+    def __init__(
+        self,
+        tmp_path: Path,
+        workers: int = 2,
+        tls: tuple[Path, Path] | None = None,
+        **env: str,
+    ) -> None:
         self.tmp_path = tmp_path
         self.workers = workers
         self.port = free_port()
-        self.base_url = f"http://{HOST}:{self.port}"
+        self.tls = tls
+        self.base_url = f"{'https' if tls else 'http'}://{HOST}:{self.port}"
         self.env = cli_env(tmp_path, **{"RATE_LIMITS": "off", **env})
         self.stdout_path = tmp_path / "server.stdout"
         self.stderr_path = tmp_path / "server.stderr"
@@ -153,8 +160,11 @@ class LiveServer:
         stderr = self.stderr_path.open("wb")
         self._logs = [stdout, stderr]
         bind = f"{HOST}:{self.port}"
+        tls_args = (
+            ["--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1])] if self.tls else []
+        )
         self.process = subprocess.Popen(
-            [str(QUART_BLOG), "serve", "--bind", bind, "--workers", str(self.workers)],
+            [str(QUART_BLOG), "serve", "--bind", bind, "--workers", str(self.workers), *tls_args],
             cwd=self.tmp_path,
             env=self.env,
             stdout=stdout,
@@ -205,7 +215,8 @@ class LiveServer:
 
     def healthy(self) -> bool:
         try:
-            response = httpx.get(f"{self.base_url}/healthz", timeout=2)
+            # verify=False: TLS servers under test use a throwaway self-signed certificate.
+            response = httpx.get(f"{self.base_url}/healthz", timeout=2, verify=False)  # noqa: S501
         except httpx.HTTPError:
             return False
         return response.status_code == 200
