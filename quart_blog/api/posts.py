@@ -7,14 +7,11 @@ from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_schema import document_response, validate_querystring, validate_request
 
+from quart_blog import posts
 from quart_blog.api.schemas import ErrorOut, PostIn, PostOut, PostPage, PostPatch, PostsQuery
 from quart_blog.api.serializers import post_json
-from quart_blog.clock import utcnow
-from quart_blog.db import get_session, write_transaction
 from quart_blog.errors import NOT_FOUND, APIError
-from quart_blog.queries import posts as queries
 from quart_blog.responses import json_response
-from quart_blog.security.tokens import current_session
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 
@@ -30,12 +27,7 @@ def no_such_post() -> APIError:
 @document_response(PostPage, 200)
 async def index(query_args: PostsQuery) -> ResponseReturnValue:
     """A page of your posts, newest first; pass ``next`` back as ``before``."""
-    active = await current_session()
-    rows = await queries.select_posts(
-        get_session(), user_id=active.user_id, before=query_args.before, limit=query_args.limit + 1
-    )
-    page = rows[: query_args.limit]
-    next_before = page[-1].id if len(rows) > query_args.limit else None
+    page, next_before = await posts.page_of_posts(before=query_args.before, limit=query_args.limit)
     return json_response({"items": [post_json(post) for post in page], "next": next_before})
 
 
@@ -45,12 +37,7 @@ async def index(query_args: PostsQuery) -> ResponseReturnValue:
 @document_response(PostOut, 201)
 async def create(data: PostIn) -> ResponseReturnValue:
     """Write a post."""
-    active = await current_session()
-    db = get_session()
-    async with write_transaction(db):
-        post = await queries.insert_post(
-            db, user_id=active.user_id, title=data.title, body=data.body, now=utcnow()
-        )
+    post = await posts.create_post(title=data.title, body=data.body)
     return json_response(post_json(post), 201)
 
 
@@ -60,8 +47,7 @@ async def create(data: PostIn) -> ResponseReturnValue:
 @document_response(ErrorOut, 404)
 async def detail(post_id: int) -> ResponseReturnValue:
     """One of your posts."""
-    active = await current_session()
-    post = await queries.select_post(get_session(), post_id=post_id, user_id=active.user_id)
+    post = await posts.load_post(post_id)
     if post is None:
         raise no_such_post()
     return json_response(post_json(post))
@@ -73,13 +59,7 @@ async def detail(post_id: int) -> ResponseReturnValue:
 @document_response(PostOut, 200)
 async def edit(post_id: int, data: PostPatch) -> ResponseReturnValue:
     """Change the title and/or body of one of your posts."""
-    active = await current_session()
-    changes = data.model_dump(exclude_none=True)
-    db = get_session()
-    async with write_transaction(db):
-        post = await queries.update_post(
-            db, post_id=post_id, user_id=active.user_id, changes=changes, now=utcnow()
-        )
+    post = await posts.edit_post(post_id, data.model_dump(exclude_none=True))
     if post is None:
         raise no_such_post()
     return json_response(post_json(post))
@@ -89,10 +69,6 @@ async def edit(post_id: int, data: PostPatch) -> ResponseReturnValue:
 @login_required
 async def delete(post_id: int) -> ResponseReturnValue:
     """Delete one of your posts."""
-    active = await current_session()
-    db = get_session()
-    async with write_transaction(db):
-        deleted = await queries.delete_post(db, post_id=post_id, user_id=active.user_id)
-    if not deleted:
+    if not await posts.delete_post(post_id):
         raise no_such_post()
     return Response(status=204)

@@ -33,40 +33,31 @@ class PasswordIn(StrictModel):
     new_password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
 
 
-class PostIn(StrictModel):
-    title: str = Field(min_length=1, max_length=rules.TITLE_MAX)
-    body: str = Field(min_length=1, max_length=rules.BODY_MAX)
+class PostRules(StrictModel):
+    """Title trimmed before its length is checked; a body must not be only spaces."""
 
-    @field_validator("title", mode="before")
+    @field_validator("title", mode="before", check_fields=False)
     @classmethod
     def trim_title(cls, value: object) -> object:
         return value.strip() if isinstance(value, str) else value
 
-    @field_validator("body")
-    @classmethod
-    def body_not_blank(cls, value: str) -> str:
-        problem = rules.body_problem(value)
-        if problem is not None:
-            raise ValueError(problem)
-        return value
-
-
-class PostPatch(StrictModel):
-    title: str | None = Field(default=None, min_length=1, max_length=rules.TITLE_MAX)
-    body: str | None = Field(default=None, min_length=1, max_length=rules.BODY_MAX)
-
-    @field_validator("title", mode="before")
-    @classmethod
-    def trim_title(cls, value: object) -> object:
-        return value.strip() if isinstance(value, str) else value
-
-    @field_validator("body")
+    @field_validator("body", check_fields=False)
     @classmethod
     def body_not_blank(cls, value: str | None) -> str | None:
         problem = None if value is None else rules.body_problem(value)
         if problem is not None:
             raise ValueError(problem)
         return value
+
+
+class PostIn(PostRules):
+    title: str = Field(min_length=1, max_length=rules.TITLE_MAX)
+    body: str = Field(min_length=1, max_length=rules.BODY_MAX)
+
+
+class PostPatch(PostRules):
+    title: str | None = Field(default=None, min_length=1, max_length=rules.TITLE_MAX)
+    body: str | None = Field(default=None, min_length=1, max_length=rules.BODY_MAX)
 
     @model_validator(mode="after")
     def something_to_change(self) -> PostPatch:

@@ -6,11 +6,8 @@ from quart import Blueprint, abort, flash, redirect, render_template, request, u
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
-from quart_blog.clock import utcnow
-from quart_blog.db import get_session, write_transaction
+from quart_blog import posts
 from quart_blog.models import Post
-from quart_blog.queries import posts as queries
-from quart_blog.security.tokens import current_session
 from quart_blog.validation import MAX_ID, body_problem, clean_title
 from quart_blog.views.forms import field, submitted_form
 
@@ -31,8 +28,7 @@ def before_arg() -> int | None:
 
 async def own_post_or_404(post_id: int) -> Post:
     """Load the current user's post; another user's post does not exist for us."""
-    active = await current_session()
-    post = await queries.select_post(get_session(), post_id=post_id, user_id=active.user_id)
+    post = await posts.load_post(post_id)
     if post is None:
         abort(404)
     return post
@@ -50,13 +46,8 @@ async def read_post_form() -> tuple[str, str, str | None]:
 @login_required
 async def index() -> ResponseReturnValue:
     """Your posts, newest first, a page at a time."""
-    active = await current_session()
-    rows = await queries.select_posts(
-        get_session(), user_id=active.user_id, before=before_arg(), limit=PAGE_SIZE + 1
-    )
-    posts = rows[:PAGE_SIZE]
-    older = posts[-1].id if len(rows) > PAGE_SIZE else None
-    return await render_template("posts/index.html", posts=posts, older=older)
+    page, older = await posts.page_of_posts(before=before_arg(), limit=PAGE_SIZE)
+    return await render_template("posts/index.html", posts=page, older=older)
 
 
 @bp.get("/new")
@@ -76,12 +67,7 @@ async def create() -> ResponseReturnValue:
             "posts/form.html", post=None, title=title, body=body, error=problem
         )
         return page, 400
-    active = await current_session()
-    db = get_session()
-    async with write_transaction(db):
-        post = await queries.insert_post(
-            db, user_id=active.user_id, title=title, body=body, now=utcnow()
-        )
+    post = await posts.create_post(title=title, body=body)
     await flash("Post published.", "success")
     return redirect(url_for("posts.detail", post_id=post.id), 303)
 
@@ -112,16 +98,8 @@ async def edit(post_id: int) -> ResponseReturnValue:
             "posts/form.html", post=post, title=title, body=body, error=problem
         )
         return page, 400
-    db = get_session()
-    async with write_transaction(db):
-        updated = await queries.update_post(
-            db,
-            post_id=post_id,
-            user_id=post.user_id,
-            changes={"title": title, "body": body},
-            now=utcnow(),
-        )
-    if updated is None:  # deleted in another tab meanwhile
+    if await posts.edit_post(post_id, {"title": title, "body": body}) is None:
+        # deleted in another tab meanwhile
         abort(404)
     await flash("Post saved.", "success")
     return redirect(url_for("posts.detail", post_id=post_id), 303)
@@ -131,11 +109,7 @@ async def edit(post_id: int) -> ResponseReturnValue:
 @login_required
 async def delete(post_id: int) -> ResponseReturnValue:
     """Delete one of your posts."""
-    active = await current_session()
-    db = get_session()
-    async with write_transaction(db):
-        deleted = await queries.delete_post(db, post_id=post_id, user_id=active.user_id)
-    if not deleted:
+    if not await posts.delete_post(post_id):
         abort(404)
     await flash("Post deleted.", "info")
     return redirect(url_for("posts.index"), 303)
