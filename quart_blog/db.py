@@ -23,6 +23,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from quart_blog import sqlite_driver
+
 EXTENSION_KEY = "quart_blog.db"
 # Execution option naming the BEGIN a SQLite transaction starts with ("IMMEDIATE" for
 # writes); without it no BEGIN is sent and each read statement runs on its own.
@@ -69,7 +71,13 @@ def create_engine(url: str) -> AsyncEngine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     # A fixed pool: every overflow connection would cost a new thread, a connect and
     # its PRAGMAs, then be thrown away again under load. Requests past the pool queue.
-    engine = create_async_engine(url, pool_size=SQLITE_POOL_SIZE, max_overflow=0, pool_timeout=60)
+    engine = create_async_engine(
+        url,
+        module=sqlite_driver.dbapi,
+        pool_size=SQLITE_POOL_SIZE,
+        max_overflow=0,
+        pool_timeout=60,
+    )
     install_sqlite_hooks(engine)
     return engine
 

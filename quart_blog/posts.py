@@ -7,14 +7,17 @@ always enforced in SQL; a foreign or missing post is simply ``None``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from quart_blog.clock import utcnow
 from quart_blog.db import get_session, write_transaction
 from quart_blog.models import Post
 from quart_blog.queries import posts as queries
+from quart_blog.queries.posts import PostRow
 from quart_blog.security.tokens import current_session
 
 
-async def page_of_posts(*, before: int | None, limit: int) -> tuple[list[Post], int | None]:
+async def page_of_posts(*, before: int | None, limit: int) -> tuple[Sequence[PostRow], int | None]:
     """Up to ``limit`` posts, newest first, and the ``before`` id of the next page (or None)."""
     active = await current_session()
     rows = await queries.select_posts(

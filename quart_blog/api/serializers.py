@@ -5,7 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from quart_blog.models import Post, User
+from quart_blog.models import User
+from quart_blog.queries.posts import PostRow
 
 
 def iso(moment: datetime) -> str:
@@ -23,7 +24,7 @@ def user_row_json(user: User) -> dict[str, Any]:
     return user_json(user.id, user.username)
 
 
-def post_json(post: Post) -> dict[str, Any]:
+def post_json(post: PostRow) -> dict[str, Any]:
     """``{"id", "title", "body", "created_at", "updated_at"}``."""
     return {
         "id": post.id,

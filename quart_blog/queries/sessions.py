@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.models import AuthSession, User
@@ -46,15 +46,21 @@ async def insert_session(
     return row.id
 
 
+# Built once: this runs on every authenticated request, and building the statement
+# and its cache key each time cost more than running it (see docs/PERFORMANCE.md).
+ACTIVE_SESSION = (
+    select(AuthSession.id, AuthSession.user_id, User.username, AuthSession.last_seen_at)
+    .join(User, User.id == AuthSession.user_id)
+    .where(AuthSession.token_hash == bindparam("token_hash"))
+    .where(AuthSession.expires_at > bindparam("now"))
+)
+
+
 async def select_active_session(
     session: AsyncSession, *, token_hash: str, now: datetime
 ) -> ActiveSession | None:
     """The unexpired session with this token hash joined to its user, or ``None``."""
-    result = await session.execute(
-        select(AuthSession.id, AuthSession.user_id, User.username, AuthSession.last_seen_at)
-        .join(User, User.id == AuthSession.user_id)
-        .where(AuthSession.token_hash == token_hash, AuthSession.expires_at > now)
-    )
+    result = await session.execute(ACTIVE_SESSION, {"token_hash": token_hash, "now": now})
     row = result.one_or_none()
     return None if row is None else ActiveSession(*row)
 
