@@ -2,16 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Any
 
 from quart_blog.models import User
 from quart_blog.queries.posts import PostRow
-
-
-def iso(moment: datetime) -> str:
-    """ISO 8601 in UTC with a ``Z``."""
-    return moment.isoformat().replace("+00:00", "Z")
 
 
 def user_json(user_id: int, username: str) -> dict[str, Any]:
@@ -25,11 +19,12 @@ def user_row_json(user: User) -> dict[str, Any]:
 
 
 def post_json(post: PostRow) -> dict[str, Any]:
-    """``{"id", "title", "body", "created_at", "updated_at"}``."""
+    """``{"id", "title", "body", "created_at", "updated_at"}`` (``json_response`` writes the
+    timestamps as ISO 8601 UTC)."""
     return {
         "id": post.id,
         "title": post.title,
         "body": post.body,
-        "created_at": iso(post.created_at),
-        "updated_at": iso(post.updated_at),
+        "created_at": post.created_at,
+        "updated_at": post.updated_at,
     }
