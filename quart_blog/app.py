@@ -67,14 +67,21 @@ class BlogQuart(Quart):
     lands inside a database call leaves SQLite statements half-run: the
     connection is thrown away with an open cursor that pins a WAL snapshot
     (no checkpoint until a garbage collection happens to free it) and logs a
-    traceback. Our requests are short and bounded (hashing queues are capped),
-    so finishing them and discarding the answer is cheaper and always clean.
+    traceback. Database work is short, so finishing it and discarding the
+    answer is cheaper and always clean. The one long wait, a queued password
+    hash, is dropped instead (``BlogRequest.on_abandon``): under a login storm
+    clients that gave up must not keep the CPU busy.
     """
 
     async def handle_request(self, request: Request) -> ResponseTypes:
         task = asyncio.ensure_future(super().handle_request(request))
         task.add_done_callback(retrieve_outcome)
-        return await asyncio.shield(task)
+        try:
+            return await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if isinstance(request, BlogRequest):
+                request.abandon()
+            raise
 
 
 def retrieve_outcome(task: asyncio.Future[ResponseTypes]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 from typing import NoReturn
 
@@ -13,6 +14,7 @@ from quart_blog import migrations
 from quart_blog.app import create_app
 from quart_blog.config import ConfigError, Settings
 from quart_blog.security import auth
+from quart_blog.security.passwords import WORKERS_ENV
 from quart_blog.server import build_config
 from quart_blog.validation import password_problem, username_problem
 
@@ -70,6 +72,7 @@ def serve(
         keep_alive=keep_alive,
         access_log=access_log,
     )
+    os.environ[WORKERS_ENV] = str(workers)  # spawned workers size their hashing pools by it
     sys.exit(run_hypercorn(config))
 
 

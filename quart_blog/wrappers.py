@@ -9,6 +9,7 @@ only clean JSON, and every failure is a 400 with a message.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from quart import Request
@@ -24,9 +25,27 @@ class BadJSON(BadRequest):
 
 
 class BlogRequest(Request):
-    """Request whose ``get_json`` is strict and parses at most once."""
+    """Request whose ``get_json`` is strict and parses at most once.
+
+    It also carries the work to drop if the client goes away (see
+    ``BlogQuart.handle_request``): waits that touch no database, such as a
+    queued password hash, register a cancel callback here.
+    """
 
     _strict_json: Any = ...
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.abandon_callbacks: list[Callable[[], object]] = []
+
+    def on_abandon(self, callback: Callable[[], object]) -> None:
+        """Call ``callback`` if the client disconnects before the answer is sent."""
+        self.abandon_callbacks.append(callback)
+
+    def abandon(self) -> None:
+        """The client has gone: run the registered callbacks."""
+        for callback in self.abandon_callbacks:
+            callback()
 
     async def get_json(self, force: bool = False, silent: bool = False, cache: bool = True) -> Any:
         if self._strict_json is not ...:

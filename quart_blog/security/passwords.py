@@ -16,9 +16,14 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 from passlib.context import CryptContext
+from quart import has_request_context, request
+
+from quart_blog.wrappers import BlogRequest
 
 SCHEMES = ["bcrypt_sha256", "bcrypt"]
 T = TypeVar("T")
+# Set by ``quart-blog serve`` for its worker processes (not a user setting).
+WORKERS_ENV = "QUART_BLOG_WORKERS"
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,16 @@ class Verification:
     new_hash: str | None = None
 
 
+def hash_threads() -> int:
+    """Threads per worker: the cores shared out between the workers ``serve`` started.
+
+    More hashing threads than cores only slows every login down together and
+    takes CPU from the event loops that answer everything else.
+    """
+    workers = int(os.environ.get(WORKERS_ENV, "1") or 1)
+    return max(1, (os.cpu_count() or 1) // max(1, workers))
+
+
 class HasherBusy(Exception):
     """Too many password checks are queued; answered with 503 and ``Retry-After``."""
 
@@ -36,23 +51,25 @@ class HasherBusy(Exception):
 class PasswordHasher:
     """Hash and verify passwords on a small dedicated thread pool, never on the event loop.
 
-    The pool has one thread per core: bcrypt releases the GIL, so that is all
-    the parallelism there is, and a dedicated pool keeps a login storm from
-    starving anything else that uses the default executor. Past
-    ``max_queued`` waiting checks, new ones are refused at once (503 with
-    ``Retry-After``) instead of queueing minutes of CPU work behind a storm.
+    The pool shares the cores out between workers (``hash_threads``): bcrypt
+    releases the GIL, so that is all the parallelism there is, and a dedicated
+    pool keeps a login storm from starving anything else that uses the default
+    executor. A check still queued when its client disconnects is dropped.
+    Past ``max_queued`` waiting checks new ones are refused at once (503 with
+    ``Retry-After``), a backstop against unbounded memory rather than a
+    throttle: refusing early costs more CPU than queueing, because clients
+    retry at once.
     """
 
-    def __init__(self, rounds: int, *, threads: int | None = None, max_queued: int = 0) -> None:
+    def __init__(self, rounds: int, *, threads: int | None = None, max_queued: int = 1024) -> None:
         self.context = CryptContext(
             schemes=SCHEMES,
             deprecated=["bcrypt"],
             bcrypt_sha256__rounds=rounds,
             bcrypt__rounds=rounds,
         )
-        self.threads = threads or os.cpu_count() or 1
-        # About a quarter-second of backlog per queued check at the default cost.
-        self.max_queued = max_queued or 32 * self.threads
+        self.threads = threads or hash_threads()
+        self.max_queued = max_queued
         self.pending = 0
         self.executor = ThreadPoolExecutor(self.threads, thread_name_prefix="password-hash")
         # Verified against when the username is unknown, so that answer takes as
@@ -65,7 +82,11 @@ class PasswordHasher:
             raise HasherBusy
         self.pending += 1
         try:
-            return await asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+            future = asyncio.get_running_loop().run_in_executor(self.executor, function, *args)
+            if has_request_context() and isinstance(request, BlogRequest):
+                # Still queued when the client leaves? Then it never runs.
+                request.on_abandon(future.cancel)
+            return await future
         finally:
             self.pending -= 1
 
