@@ -1,0 +1,56 @@
+"""The password-hashing pool: bounded, and queued work dropped when its client leaves."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import pytest
+from quart import Quart, request
+
+from quart_blog.security.passwords import HasherBusy, PasswordHasher
+from quart_blog.wrappers import BlogRequest
+
+
+def blocker(started: threading.Event, release: threading.Event) -> str:
+    started.set()
+    release.wait(timeout=10)
+    return "done"
+
+
+async def test_queued_hash_dropped_when_client_leaves(app: Quart) -> None:
+    hasher = PasswordHasher(4, threads=1)
+    started, release, ran = threading.Event(), threading.Event(), threading.Event()
+    try:
+        async with app.test_request_context("/login", method="POST"):
+            busy = asyncio.ensure_future(hasher.run(blocker, started, release))  # type: ignore[arg-type]
+            await asyncio.to_thread(started.wait, 5)
+            queued = asyncio.ensure_future(hasher.run(lambda: ran.set()))  # type: ignore[arg-type]
+            await asyncio.sleep(0)
+            assert isinstance(request, BlogRequest)
+            request.abandon()  # what BlogQuart does when the client disconnects
+            release.set()
+            for abandoned in (busy, queued):  # nobody waits for either any more
+                with pytest.raises(asyncio.CancelledError):
+                    await abandoned
+        await asyncio.sleep(0.05)
+        assert not ran.is_set()  # the queued check never ran
+        assert hasher.pending == 0
+    finally:
+        release.set()
+        hasher.close()
+
+
+async def test_hash_queue_refuses_past_its_bound(app: Quart) -> None:
+    hasher = PasswordHasher(4, threads=1, max_queued=1)
+    started, release = threading.Event(), threading.Event()
+    try:
+        busy = asyncio.ensure_future(hasher.run(blocker, started, release))  # type: ignore[arg-type]
+        await asyncio.to_thread(started.wait, 5)
+        with pytest.raises(HasherBusy):
+            await hasher.run(lambda: None)  # type: ignore[arg-type]
+        release.set()
+        assert await busy == "done"
+    finally:
+        release.set()
+        hasher.close()
