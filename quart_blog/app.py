@@ -10,8 +10,9 @@ from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, Request, get_flashed_messages, request
-from quart.sessions import SecureCookieSessionInterface
+from quart.sessions import SecureCookieSession, SecureCookieSessionInterface
 from quart.typing import ResponseTypes
+from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BaseConverter
 
 from quart_blog import db, errors
@@ -51,7 +52,18 @@ class IdConverter(BaseConverter):
 
 
 class BlogSessionInterface(SecureCookieSessionInterface):
-    """Flash-message cookie: ``Secure`` exactly when the request came over HTTPS."""
+    """Flash-message cookie: ``Secure`` exactly when the request came over HTTPS.
+
+    Also skips building a signing serializer (a key derivation) for the many
+    requests, API calls above all, that carry no session cookie at all.
+    """
+
+    async def open_session(
+        self, app: Quart, request: BaseRequestWebsocket
+    ) -> SecureCookieSession | None:
+        if not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()
+        return await super().open_session(app, request)
 
     def get_cookie_secure(self, app: Quart) -> bool:
         forced = app.config["SESSION_COOKIE_SECURE"]
