@@ -17,7 +17,7 @@ from werkzeug.routing import BaseConverter
 
 from quart_blog import db, errors
 from quart_blog.api import bp as api_bp
-from quart_blog.config import Settings
+from quart_blog.config import ConfigError, Settings
 from quart_blog.extensions import auth, schema
 from quart_blog.security import csrf, limits
 from quart_blog.security.headers import add_security_headers
@@ -104,7 +104,13 @@ def retrieve_outcome(task: asyncio.Future[ResponseTypes]) -> None:
 
 def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = False) -> Quart:
     """Build the app; ``overrides`` are environment variables (SPEC §4) that win over os.environ."""
-    settings = Settings.from_env({**os.environ, **(overrides or {})})
+    try:
+        settings = Settings.from_env({**os.environ, **(overrides or {})})
+    except ConfigError as error:
+        if overrides is not None:
+            raise
+        # Started by a server (``hypercorn "quart_blog:create_app()"``): one line, no traceback.
+        raise SystemExit(f"quart-blog: configuration error: {error}") from None
     app = BlogQuart(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
     app.request_class = BlogRequest
     app.session_interface = BlogSessionInterface()

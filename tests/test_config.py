@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import stat
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -135,3 +137,21 @@ def test_cli_bad_setting_exits_2_with_one_line(
     assert variable in lines[0]
     assert "Traceback" not in result.stderr + result.stdout
     assert not (tmp_path / "blog.db").exists()  # stopped before touching the database
+
+
+def test_plain_hypercorn_bad_setting_prints_one_line(tmp_path: Path) -> None:
+    """``hypercorn "quart_blog:create_app()"`` with a bad value: one line, no traceback."""
+    hypercorn = Path(sys.executable).parent / "hypercorn"
+    result = subprocess.run(
+        [str(hypercorn), "-b", "127.0.0.1:0", "quart_blog:create_app()"],
+        env=cli_env(tmp_path, BCRYPT_ROUNDS="-1"),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == [
+        "quart-blog: configuration error: BCRYPT_ROUNDS: must be between 4 and 31, got -1"
+    ]
