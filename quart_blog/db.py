@@ -174,6 +174,27 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession
         await session.commit()
 
 
+@asynccontextmanager
+async def single_write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    """Run ONE write statement, atomic on its own: no BEGIN on SQLite.
+
+    The statement then holds SQLite's write lock only while it executes on the
+    database thread, instead of across the three event-loop round trips of
+    BEGIN IMMEDIATE / statement / COMMIT, during which every other writer of
+    every worker waits. Concurrent statements queue on busy_timeout. Use
+    ``write_transaction`` whenever a unit of work has more than one statement.
+    On PostgreSQL this is an ordinary transaction.
+    """
+    if session.in_transaction():
+        await session.commit()
+    try:
+        yield session
+    except BaseException:
+        await session.rollback()
+        raise
+    await session.commit()
+
+
 async def ping() -> None:
     """Raise unless the database answers ``SELECT 1``."""
     async with get_database().engine.connect() as connection:

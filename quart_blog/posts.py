@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from quart_blog.clock import utcnow
-from quart_blog.db import get_session, write_transaction
+from quart_blog.db import get_session, single_write
 from quart_blog.models import Post
 from quart_blog.queries import posts as queries
 from quart_blog.queries.posts import PostRow
@@ -33,11 +33,11 @@ async def load_post(post_id: int) -> Post | None:
     return await queries.select_post(get_session(), post_id=post_id, user_id=active.user_id)
 
 
-async def create_post(*, title: str, body: str) -> Post:
+async def create_post(*, title: str, body: str) -> PostRow:
     """Write a new post."""
     active = await current_session()
     db = get_session()
-    async with write_transaction(db):
+    async with single_write(db):
         return await queries.insert_post(
             db, user_id=active.user_id, title=title, body=body, now=utcnow()
         )
@@ -47,7 +47,7 @@ async def edit_post(post_id: int, changes: dict[str, str]) -> Post | None:
     """Change title and/or body; ``None`` when the post is not the user's (or is gone)."""
     active = await current_session()
     db = get_session()
-    async with write_transaction(db):
+    async with single_write(db):
         return await queries.update_post(
             db, post_id=post_id, user_id=active.user_id, changes=changes, now=utcnow()
         )
@@ -57,5 +57,5 @@ async def delete_post(post_id: int) -> bool:
     """Delete one of the user's posts; of two racing deletes exactly one is ``True``."""
     active = await current_session()
     db = get_session()
-    async with write_transaction(db):
+    async with single_write(db):
         return await queries.delete_post(db, post_id=post_id, user_id=active.user_id)

@@ -12,7 +12,7 @@ from quart_auth import login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
 from quart_blog.clock import utcnow
-from quart_blog.db import get_session, write_transaction
+from quart_blog.db import get_session, single_write, write_transaction
 from quart_blog.models import User
 from quart_blog.queries import sessions as session_queries
 from quart_blog.queries import users as user_queries
@@ -46,7 +46,7 @@ async def register(username: str, password: str) -> User:
     password_hash = await hasher().hash(password)
     db = get_session()
     try:
-        async with write_transaction(db):
+        async with single_write(db):
             return await user_queries.insert_user(
                 db, username=username, password_hash=password_hash, now=utcnow()
             )
@@ -64,7 +64,7 @@ async def authenticate(username: str, password: str) -> User | None:
     if user is None or not outcome.ok:
         return None
     if outcome.new_hash is not None:
-        async with write_transaction(db):
+        async with single_write(db):
             await user_queries.update_password_hash(
                 db, user_id=user.id, password_hash=outcome.new_hash
             )
@@ -87,8 +87,10 @@ async def log_in(user: User, *, remember: bool) -> None:
     now = utcnow()
     lifetime = REMEMBER_LIFETIME if remember else BROWSER_SESSION_LIFETIME
     db = get_session()
-    async with write_transaction(db):
+    # Two independent statements, each atomic: neither holds SQLite's lock for the other.
+    async with single_write(db):
         await session_queries.delete_expired_sessions(db, user_id=user.id, now=now)
+    async with single_write(db):
         session_id = await session_queries.insert_session(
             db,
             user_id=user.id,
@@ -112,7 +114,7 @@ async def log_out() -> None:
     """Revoke this request's session server-side and clear the cookie."""
     active = await current_session()
     db = get_session()
-    async with write_transaction(db):
+    async with single_write(db):
         await session_queries.delete_session(db, session_id=active.session_id)
     logout_user()
 
@@ -136,7 +138,7 @@ async def revoke_other_sessions() -> int:
     """Log out every other browser of this user; return how many sessions ended."""
     active = await current_session()
     db = get_session()
-    async with write_transaction(db):
+    async with single_write(db):
         return await session_queries.delete_other_sessions(
             db, user_id=active.user_id, keep_id=active.session_id
         )

@@ -17,7 +17,7 @@ from quart import current_app
 from quart_auth import Action, AuthUser, current_user
 
 from quart_blog.clock import utcnow
-from quart_blog.db import get_session, write_transaction
+from quart_blog.db import get_session, single_write
 from quart_blog.queries.sessions import ActiveSession, select_active_session, update_last_seen
 
 REMEMBER_LIFETIME = timedelta(days=30)
@@ -82,7 +82,7 @@ async def load_session(token_hash: str | None) -> ActiveSession | None:
     db = get_session()
     active = await select_active_session(db, token_hash=token_hash, now=now)
     if active is not None and now - active.last_seen_at >= LAST_SEEN_RESOLUTION:
-        async with write_transaction(db):
+        async with single_write(db):
             await update_last_seen(db, session_id=active.session_id, now=now)
     return active
 
