@@ -162,16 +162,11 @@ async def write_transaction(session: AsyncSession) -> AsyncIterator[AsyncSession
     Any read transaction the session still has open is ended first, because an
     immediate lock can only be asked for at BEGIN.
     """
-    if session.in_transaction():
-        await session.commit()
+    await end_read(session)
     async with get_database().writing():
         await session.connection(execution_options={BEGIN_MODE: "IMMEDIATE"})
-        try:
+        async with committed(session):
             yield session
-        except BaseException:
-            await session.rollback()
-            raise
-        await session.commit()
 
 
 @asynccontextmanager
@@ -185,10 +180,22 @@ async def single_write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     ``write_transaction`` whenever a unit of work has more than one statement.
     On PostgreSQL this is an ordinary transaction.
     """
+    await end_read(session)
+    async with committed(session):
+        yield session
+
+
+async def end_read(session: AsyncSession) -> None:
+    """End whatever read transaction the session still has open."""
     if session.in_transaction():
         await session.commit()
+
+
+@asynccontextmanager
+async def committed(session: AsyncSession) -> AsyncIterator[None]:
+    """Commit when the block succeeds; roll back on any error or cancellation."""
     try:
-        yield session
+        yield
     except BaseException:
         await session.rollback()
         raise
