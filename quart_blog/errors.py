@@ -7,7 +7,7 @@ is an HTML page. Nothing ever shows a traceback.
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote
 
 from pydantic import ValidationError
 from quart import Quart, Response, current_app, redirect, render_template, request
@@ -131,7 +131,8 @@ def register_handlers(app: Quart) -> None:
         if wants_json():
             return await error_response(401)
         target = request.full_path.rstrip("?") if request.query_string else request.path
-        return redirect(f"/login?{urlencode({'next': target})}", 303)
+        # "/login?next=/posts" as SPEC §5 writes it: only the slashes stay unencoded.
+        return redirect(f"/login?next={quote(target, safe='/')}", 303)
 
     @app.errorhandler(RateLimitExceeded)
     async def handle_rate_limited(error: RateLimitExceeded) -> Response:

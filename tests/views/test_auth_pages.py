@@ -251,3 +251,11 @@ async def test_login_cookie_lifetime(app: Quart, client: QuartClient, remember: 
         assert attributes.get("max-age") == str(30 * 24 * 3600)
     else:
         assert "max-age" not in attributes and "expires" not in attributes
+
+
+async def test_anonymous_home_redirects_to_login_with_plain_next(client: QuartClient) -> None:
+    response = await client.get("/")
+    assert response.status_code in (302, 303)
+    assert response.headers["Location"] == "/login?next=/"
+    nested = await client.get("/posts?before=5")
+    assert nested.headers["Location"] == "/login?next=/posts%3Fbefore%3D5"
