@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from collections.abc import Awaitable, Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, Request, get_flashed_messages, request
+from quart import Quart, get_flashed_messages, request
 from quart.sessions import SecureCookieSession, SecureCookieSessionInterface
-from quart.typing import ResponseTypes
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BaseConverter
 
 from quart_blog import db, errors
 from quart_blog.api import bp as api_bp
+from quart_blog.asgi import BlogASGIHTTPConnection
 from quart_blog.config import ConfigError, Settings
 from quart_blog.extensions import auth, schema
 from quart_blog.security import csrf, limits
@@ -73,33 +72,9 @@ class BlogSessionInterface(SecureCookieSessionInterface):
 
 
 class BlogQuart(Quart):
-    """Quart whose requests run to completion even when the client goes away.
+    """Quart whose requests run to completion even when the client goes away (see ``asgi``)."""
 
-    Quart cancels the handler when the client disconnects. A cancellation that
-    lands inside a database call leaves SQLite statements half-run: the
-    connection is thrown away with an open cursor that pins a WAL snapshot
-    (no checkpoint until a garbage collection happens to free it) and logs a
-    traceback. Database work is short, so finishing it and discarding the
-    answer is cheaper and always clean. The one long wait, a queued password
-    hash, is dropped instead (``BlogRequest.on_abandon``): under a login storm
-    clients that gave up must not keep the CPU busy.
-    """
-
-    async def handle_request(self, request: Request) -> ResponseTypes:
-        task = asyncio.ensure_future(super().handle_request(request))
-        task.add_done_callback(retrieve_outcome)
-        try:
-            return await asyncio.shield(task)
-        except asyncio.CancelledError:
-            if isinstance(request, BlogRequest):
-                request.abandon()
-            raise
-
-
-def retrieve_outcome(task: asyncio.Future[ResponseTypes]) -> None:
-    """Mark an abandoned request's outcome as seen (no "never retrieved" warnings)."""
-    if not task.cancelled():
-        task.exception()
+    asgi_http_class = BlogASGIHTTPConnection
 
 
 def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = False) -> Quart:

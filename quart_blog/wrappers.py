@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import Any
 
 from quart import Request
-from werkzeug.exceptions import BadRequest
+from werkzeug.exceptions import BadRequest, ClientDisconnected
 
 from quart_blog.validation import text_problem
 
@@ -28,8 +28,8 @@ class BlogRequest(Request):
     """Request whose ``get_json`` is strict and parses at most once.
 
     It also carries the work to drop if the client goes away (see
-    ``BlogQuart.handle_request``): waits that touch no database, such as a
-    queued password hash, register a cancel callback here.
+    ``quart_blog.asgi``): waits that touch no database, such as a queued
+    password hash, register a cancel callback here.
     """
 
     _strict_json: Any = ...
@@ -43,7 +43,12 @@ class BlogRequest(Request):
         self.abandon_callbacks.append(callback)
 
     def abandon(self) -> None:
-        """The client has gone: run the registered callbacks."""
+        """The client has gone: fail a body still on its way, run the registered callbacks."""
+        body = self.body
+        if not body._complete.is_set():
+            # What did arrive must not be handled as if it were the whole body.
+            body._must_raise = ClientDisconnected()
+            body.set_complete()
         for callback in self.abandon_callbacks:
             callback()
 

@@ -28,7 +28,7 @@ async def test_queued_hash_dropped_when_client_leaves(app: Quart) -> None:
             queued = asyncio.ensure_future(hasher.run(lambda: ran.set()))  # type: ignore[arg-type]
             await asyncio.sleep(0)
             assert isinstance(request, BlogRequest)
-            request.abandon()  # what BlogQuart does when the client disconnects
+            request.abandon()  # what quart_blog.asgi does when the client disconnects
             release.set()
             for abandoned in (busy, queued):  # nobody waits for either any more
                 with pytest.raises(asyncio.CancelledError):
