@@ -50,6 +50,29 @@ class Database:
         self.write_lock: asyncio.Lock | None = (
             asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         )
+        self._ping: asyncio.Future[None] | None = None
+
+    async def ping(self) -> None:
+        """Raise unless the database answers ``SELECT 1``.
+
+        Health checks that arrive while a ping is on its way wait for that ping
+        instead of sending their own: a flood of probes then holds one pooled
+        connection rather than all of them, and every answer still comes from
+        a round trip to the database that ended while the request waited.
+        """
+        if self._ping is None:
+            self._ping = asyncio.ensure_future(self._select_one())
+            self._ping.add_done_callback(self._ping_done)
+        await asyncio.shield(self._ping)  # a waiter that goes away must not cancel it for all
+
+    async def _select_one(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+
+    def _ping_done(self, ping: asyncio.Future[None]) -> None:
+        self._ping = None
+        if not ping.cancelled():
+            ping.exception()  # seen, even when every waiter has gone
 
     @asynccontextmanager
     async def writing(self) -> AsyncIterator[None]:
@@ -226,6 +249,5 @@ async def committed(session: AsyncSession) -> AsyncIterator[None]:
 
 
 async def ping() -> None:
-    """Raise unless the database answers ``SELECT 1``."""
-    async with get_database().engine.connect() as connection:
-        await connection.execute(text("SELECT 1"))
+    """Raise unless the database answers ``SELECT 1`` (see ``Database.ping``)."""
+    await get_database().ping()
