@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import aiosqlite
@@ -144,6 +145,19 @@ class AsyncAdapt_onehop_connection(AsyncAdapt_aiosqlite_connection):
         if server_side:  # stock multi-hop streaming cursor: its statements are not tracked
             self._in_tx = True
         return super().cursor(server_side)
+
+    async def fetch(self, sql: str, parameters: Sequence[Any]) -> list[Any]:
+        """Run one statement from the event loop and return its rows (``quart_blog.prepared``).
+
+        The same single hop as a cursor's execute, minus SQLAlchemy's greenlet and cursor.
+        """
+        async with self._execute_mutex:
+            self._in_tx = True  # as in AsyncAdapt_onehop_cursor._run
+            outcome: _Outcome = await self._connection._execute(
+                _run_statement, self._connection, sql, parameters, False
+            )
+            rows, self._in_tx = outcome[1], outcome[4]
+        return rows
 
     def _maybe_in_transaction(self) -> bool:
         """Whether commit()/rollback() must hop to the worker thread.

@@ -4,27 +4,32 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.models import Post
-
-# The list is the hottest query: built once (with and without a ``before`` bound), and
-# fetching plain rows instead of ORM objects halves its cost (docs/PERFORMANCE.md).
-_PAGE = (
-    select(Post.id, Post.title, Post.body, Post.created_at, Post.updated_at)
-    .where(Post.user_id == bindparam("user_id"))
-    .order_by(Post.id.desc())
-    .limit(bindparam("limit"))
-)
-PAGE_FIRST = _PAGE
-PAGE_BEFORE = _PAGE.where(Post.id < bindparam("before"))
+from quart_blog.prepared import Prepared
 
 
 class PostRow(Protocol):
     """What a listed post offers: the columns, by attribute (an ORM ``Post`` fits too)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def title(self) -> str: ...
+    @property
+    def body(self) -> str: ...
+    @property
+    def created_at(self) -> datetime: ...
+    @property
+    def updated_at(self) -> datetime: ...
+
+
+class ListedPost(NamedTuple):
+    """A row of the posts list."""
 
     id: int
     title: str
@@ -33,17 +38,25 @@ class PostRow(Protocol):
     updated_at: datetime
 
 
+# The list is the hottest query: built and compiled once, with and without a
+# ``before`` bound, returning plain tuples instead of ORM objects (docs/PERFORMANCE.md).
+_PAGE = (
+    select(Post.id, Post.title, Post.body, Post.created_at, Post.updated_at)
+    .where(Post.user_id == bindparam("user_id"))
+    .order_by(Post.id.desc())
+    .limit(bindparam("limit"))
+)
+PAGE_FIRST = Prepared(_PAGE, ListedPost)
+PAGE_BEFORE = Prepared(_PAGE.where(Post.id < bindparam("before")), ListedPost)
+
+
 async def select_posts(
     session: AsyncSession, *, user_id: int, before: int | None, limit: int
 ) -> Sequence[PostRow]:
     """One page of the user's posts, newest first, keyset-paginated on ``(user_id, id)``."""
     if before is None:
-        result = await session.execute(PAGE_FIRST, {"user_id": user_id, "limit": limit})
-    else:
-        params = {"user_id": user_id, "limit": limit, "before": before}
-        result = await session.execute(PAGE_BEFORE, params)
-    rows: Sequence[PostRow] = result.all()
-    return rows
+        return await PAGE_FIRST.all(session, {"user_id": user_id, "limit": limit})
+    return await PAGE_BEFORE.all(session, {"user_id": user_id, "limit": limit, "before": before})
 
 
 async def select_post(session: AsyncSession, *, post_id: int, user_id: int) -> Post | None:

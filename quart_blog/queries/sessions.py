@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.models import AuthSession, User
+from quart_blog.prepared import Prepared
 
 
-@dataclass(frozen=True)
-class ActiveSession:
+class ActiveSession(NamedTuple):
     """What a request needs to know about its logged-in user, from one query."""
 
     session_id: int
@@ -46,13 +46,19 @@ async def insert_session(
     return row.id
 
 
-# Built once: this runs on every authenticated request, and building the statement
-# and its cache key each time cost more than running it (see docs/PERFORMANCE.md).
-ACTIVE_SESSION = (
-    select(AuthSession.id, AuthSession.user_id, User.username, AuthSession.last_seen_at)
+# Built and compiled once: this runs on every authenticated request, and building
+# and executing it through the session cost more than running it (docs/PERFORMANCE.md).
+ACTIVE_SESSION = Prepared(
+    select(
+        AuthSession.id.label("session_id"),
+        AuthSession.user_id,
+        User.username,
+        AuthSession.last_seen_at,
+    )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"))
-    .where(AuthSession.expires_at > bindparam("now"))
+    .where(AuthSession.expires_at > bindparam("now")),
+    ActiveSession,
 )
 
 
@@ -60,9 +66,7 @@ async def select_active_session(
     session: AsyncSession, *, token_hash: str, now: datetime
 ) -> ActiveSession | None:
     """The unexpired session with this token hash joined to its user, or ``None``."""
-    result = await session.execute(ACTIVE_SESSION, {"token_hash": token_hash, "now": now})
-    row = result.one_or_none()
-    return None if row is None else ActiveSession(*row)
+    return await ACTIVE_SESSION.first(session, {"token_hash": token_hash, "now": now})
 
 
 async def select_user_sessions(
