@@ -225,8 +225,12 @@ async def single_write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     every worker waits. Concurrent statements queue on busy_timeout. Use
     ``write_transaction`` whenever a unit of work has more than one statement.
     On PostgreSQL this is an ordinary transaction.
+
+    The request keeps the connection its reads used: SQLite reads open no
+    transaction, so there is nothing to end first, and handing the connection
+    back would send the write to the end of the pool's queue of waiting
+    requests (under load, as long again as the request had already waited).
     """
-    await end_read(session)
     async with committed(session):
         yield session
 
