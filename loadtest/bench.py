@@ -153,7 +153,7 @@ class Bench:
         return rec
 
     def run_login_storm(self, target: Target, conns: int) -> dict[str, Any]:
-        """Correct-password logins at ``conns``; meanwhile 2 connections probe /healthz every 10 ms."""
+        """Correct-password logins at ``conns``; 2 connections probe /healthz every 10 ms."""
         d = self.args.duration
         main_cmd = wrk_command("login.lua", target.api.base_url, conns, d, target.users_file)
         probe_cmd = wrk_command("probe.lua", target.api.base_url, 2, max(1.0, d - 2), None, 1)
