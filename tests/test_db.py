@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import gc
 import json
 import sqlite3
@@ -20,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quart_blog import create_app
 from quart_blog.db import get_database
-from tests.factories import api_login, api_post, api_user
+from tests.factories import PASSWORD, api_login, api_post, api_user, submit
 
 WRITERS = 40
 CANCELLATIONS = 240
@@ -118,6 +119,35 @@ async def test_a_body_cut_off_by_a_disconnect_is_not_handled_as_complete(
             break
         await asyncio.sleep(0.02)
     assert engine.sync_engine.pool.checkedout() == 0
+
+
+async def test_sqlite_writers_take_turns_on_the_writer_file_and_readers_do_not(
+    client: QuartClient, database_url: str
+) -> None:
+    """While another process holds ``<database>-writer``, writes wait and reads go on."""
+    path = sqlite_path(database_url)
+    await api_user(client)
+    await api_post(client, title="before")
+    with open(f"{path}-writer", "a+b") as other_process:  # noqa: ASYNC230 (a local file)
+        fcntl.flock(other_process, fcntl.LOCK_EX)
+        try:
+            pending = asyncio.ensure_future(api_post(client, title="queued"))
+            await asyncio.sleep(0.3)
+            assert not pending.done()  # waiting its turn, not failing
+            listing = await asyncio.wait_for(client.get("/api/v1/posts"), timeout=5)
+            assert [post["title"] for post in (await listing.get_json())["items"]] == ["before"]
+        finally:
+            fcntl.flock(other_process, fcntl.LOCK_UN)
+        created = await asyncio.wait_for(pending, timeout=5)
+        assert created["title"] == "queued"
+        # Every kind of write unit gives the turn back: a lone statement above, a
+        # BEGIN IMMEDIATE transaction (a password change) here.
+        new = "An0ther-pass-word"
+        form = {"current_password": PASSWORD, "new_password": new, "confirm": new}
+        changed = await submit(client, "/account/password", form, "/account")
+        assert changed.status_code == 303
+        fcntl.flock(other_process, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again: no BlockingIOError
+        fcntl.flock(other_process, fcntl.LOCK_UN)
 
 
 async def test_sqlite_every_connection_has_wal_busy_timeout_and_foreign_keys(
