@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 
 import pytest
 from quart import Quart, request
 
-from quart_blog.security.passwords import HasherBusy, PasswordHasher
+from quart_blog.security.passwords import HASH_THREAD_NICENESS, HasherBusy, PasswordHasher
 from quart_blog.wrappers import BlogRequest
 
 
@@ -53,4 +54,17 @@ async def test_hash_queue_refuses_past_its_bound(app: Quart) -> None:
         assert await busy == "done"
     finally:
         release.set()
+        hasher.close()
+
+
+def thread_niceness() -> int:
+    return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+
+async def test_hashing_threads_run_below_the_event_loop() -> None:
+    """During a login storm the event loop must win the CPU from the hashes."""
+    hasher = PasswordHasher(4, threads=1)
+    try:
+        assert await hasher.run(thread_niceness) == thread_niceness() + HASH_THREAD_NICENESS
+    finally:
         hasher.close()
