@@ -46,11 +46,16 @@ class HardenedConfig(Config):
         sockets = super().create_sockets()
         binds = [*self.bind, *self.insecure_bind]
         if (
-            self.workers > 1
+            self.workers >= 1
             and not self.quic_bind
             and not any(b.startswith(("unix:", "fd://")) for b in binds)
         ):
-            return ReusePortSockets(sockets.secure_sockets, sockets.insecure_sockets, [])
+            secure, insecure = sockets.secure_sockets, sockets.insecure_sockets
+            if self.workers == 1:
+                # Hypercorn sets SO_REUSEPORT only for several workers; the lone worker's
+                # sockets need the supervisor's to have it too.
+                secure, insecure = [rebind(s) for s in secure], [rebind(s) for s in insecure]
+            return ReusePortSockets(secure, insecure, [])
         return sockets
 
 
@@ -75,6 +80,13 @@ class ReusePortSockets(Sockets):
                 [bound_address(s) for s in self.insecure_sockets],
             ),
         )
+
+
+def rebind(sock: socket.socket) -> socket.socket:
+    """The same address again, bound with ``SO_REUSEPORT``."""
+    family, address = bound_address(sock)
+    sock.close()
+    return reuse_port_socket(family, address)
 
 
 def bound_address(sock: socket.socket) -> tuple[int, Any]:

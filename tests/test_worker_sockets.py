@@ -89,3 +89,20 @@ def test_every_worker_has_its_own_listening_socket_and_takes_a_share(tmp_path: P
         assert sum(shares) == CONNECTIONS
         # The kernel hashes each connection to one of the two sockets: 100 ± 7 each.
         assert min(shares) >= CONNECTIONS // 4, shares
+
+
+def test_a_single_worker_also_accepts_on_several_sockets(tmp_path: Path) -> None:
+    with LiveServer(tmp_path, workers=1) as server:
+        (worker,) = server.worker_pids()
+        deadline = time.monotonic() + READY_TIMEOUT
+        while True:
+            listening = listening_sockets(server.port, [worker])[worker]
+            if len(listening) == LISTEN_SOCKETS_PER_WORKER or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        assert len(listening) == LISTEN_SOCKETS_PER_WORKER
+        conn = socket.create_connection((HOST, server.port), timeout=10)
+        try:
+            one_request(conn)
+        finally:
+            conn.close()
