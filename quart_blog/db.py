@@ -43,10 +43,9 @@ class Database:
         self.url = url
         self.engine = create_engine(url)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        # SQLite has one writer at a time. Queueing this process's writers here
-        # (instead of letting every pooled connection spin in SQLite's busy
-        # handler) keeps lock hold times short, so another worker's writer never
-        # waits out busy_timeout and sees "database is locked".
+        # SQLite has one writer at a time. This process's BEGIN IMMEDIATE units
+        # queue here before they take a pooled connection, so a waiting writer
+        # holds none; across processes writers queue on the driver's WriterQueue.
         self.write_lock: asyncio.Lock | None = (
             asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         )

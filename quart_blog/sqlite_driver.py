@@ -55,6 +55,7 @@ _Outcome = tuple[Any, list[Any], int, Any, bool]
 
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
+WRITE_HEAD = max(len(word) for word in WRITES)
 
 
 class WriterQueue:
@@ -103,6 +104,11 @@ class WriterQueue:
         os.close(self.fd)
 
 
+def starts_write(sql: str) -> bool:
+    """Whether the statement takes SQLite's write lock (only its first words are looked at)."""
+    return sql.lstrip()[:WRITE_HEAD].upper().startswith(WRITES)
+
+
 def _run_statement(
     driver: aiosqlite.Connection, sql: str, params: Any, many: bool, writers: WriterQueue | None
 ) -> _Outcome:
@@ -112,7 +118,7 @@ def _run_statement(
     cannot leave a cursor (or an unfinished SELECT holding a read snapshot) open.
     """
     conn = driver._conn
-    if writers is not None and not conn.in_transaction and sql.lstrip().upper().startswith(WRITES):
+    if writers is not None and not conn.in_transaction and starts_write(sql):
         writers.acquire()
     cursor = conn.cursor()
     try:
@@ -130,7 +136,7 @@ def _run_statement(
             writers.release()
 
 
-def _end_transaction(
+def _commit_or_roll_back(
     driver: aiosqlite.Connection, commit: bool, writers: WriterQueue | None
 ) -> None:
     """COMMIT or ROLLBACK on the worker thread, then let the next writer in."""
@@ -259,7 +265,9 @@ class AsyncAdapt_onehop_connection(AsyncAdapt_aiosqlite_connection):
     def _end_transaction(self, *, commit: bool) -> None:
         try:
             await_(
-                self._connection._execute(_end_transaction, self._connection, commit, self._writers)
+                self._connection._execute(
+                    _commit_or_roll_back, self._connection, commit, self._writers
+                )
             )
         except Exception as error:
             self._handle_exception(error)
