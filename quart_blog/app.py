@@ -13,7 +13,7 @@ from quart.sessions import SecureCookieSession, SecureCookieSessionInterface
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BaseConverter
 
-from quart_blog import db, errors
+from quart_blog import db, errors, gc_tuning
 from quart_blog.api import bp as api_bp
 from quart_blog.asgi import BlogASGIHTTPConnection
 from quart_blog.config import ConfigError, Settings
@@ -107,6 +107,9 @@ def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = Fa
     for blueprint in (home.bp, auth_views.bp, posts.bp, account.bp, health.bp, api_bp):
         app.register_blueprint(blueprint)
 
+    if not testing:
+        # Last, so it runs once every other start-up hook has built what it keeps.
+        app.before_serving(to_async(gc_tuning.tune_for_serving))
     if not settings.rate_limits:
         app.logger.warning("RATE_LIMITS=off: brute-force limits are disabled (benchmarks only)")
     if settings.trusted_proxies:
