@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,19 @@ def get_database_of(app: Quart) -> Database:
     return database
 
 
+def count_pings(app: Quart) -> tuple[list[str], Callable[[], None]]:
+    """Record every ``SELECT 1`` the app's engine sends; returns the list and an undo."""
+    pings: list[str] = []
+    engine = get_database_of(app).engine.sync_engine
+
+    def record(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement == "SELECT 1":
+            pings.append(statement)
+
+    event.listen(engine, "before_cursor_execute", record)
+    return pings, lambda: event.remove(engine, "before_cursor_execute", record)
+
+
 async def test_healthz_is_ok_when_the_database_answers(app: Quart) -> None:
     response = await app.test_client().get("/healthz")
     assert response.status_code == 200
@@ -30,21 +44,59 @@ async def test_healthz_is_ok_when_the_database_answers(app: Quart) -> None:
 
 async def test_concurrent_health_checks_share_a_database_round_trip(app: Quart) -> None:
     """A flood of probes must not take every pooled connection from real requests."""
-    pings: list[str] = []
-    engine = get_database_of(app).engine.sync_engine
-
-    def count_pings(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if statement == "SELECT 1":
-            pings.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count_pings)
+    pings, undo = count_pings(app)
     try:
         client = app.test_client()
         responses = await asyncio.gather(*(client.get("/healthz") for _ in range(PROBES)))
     finally:
-        event.remove(engine, "before_cursor_execute", count_pings)
+        undo()
     assert [response.status_code for response in responses] == [200] * PROBES
     assert 1 <= len(pings) <= PROBES // 4, len(pings)
+
+
+async def test_probes_right_after_a_good_round_trip_are_answered_from_it(app: Quart) -> None:
+    pings, undo = count_pings(app)
+    try:
+        client = app.test_client()
+        statuses = [(await client.get("/healthz")).status_code for _ in range(PROBES)]
+    finally:
+        undo()
+    assert statuses == [200] * PROBES
+    assert len(pings) <= 2, len(pings)  # one per half second
+
+
+async def test_each_probe_pings_once_the_last_answer_is_stale(app: Quart) -> None:
+    get_database_of(app).ping_fresh_for = 0.0
+    pings, undo = count_pings(app)
+    try:
+        client = app.test_client()
+        for _ in range(3):
+            assert (await client.get("/healthz")).status_code == 200
+    finally:
+        undo()
+    assert len(pings) == 3
+
+
+async def test_a_failed_ping_is_never_reused(app: Quart) -> None:
+    database = get_database_of(app)
+    database.ping_fresh_for = 0.2
+    engine = database.engine.sync_engine
+    client = app.test_client()
+    assert (await client.get("/healthz")).status_code == 200
+
+    def fail(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement == "SELECT 1":
+            raise OSError("database unreachable")
+
+    event.listen(engine, "before_cursor_execute", fail)
+    try:
+        await asyncio.sleep(database.ping_fresh_for)  # the good answer is now stale
+        for _ in range(2):
+            response = await client.get("/healthz")
+            assert response.status_code == 503
+    finally:
+        event.remove(engine, "before_cursor_execute", fail)
+    assert (await client.get("/healthz")).status_code == 200  # recovery shows at once
 
 
 async def test_healthz_is_503_when_the_database_cannot_be_opened(tmp_path: Path) -> None:
