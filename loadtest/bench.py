@@ -3,11 +3,13 @@
     python loadtest/bench.py [--compare BASE_URL] [--conns 64,256,1024] [--duration 10]
                              [--scenarios health,read,write,mixed,login-storm,slow-clients]
                              [--out DIR] [--target BASE_URL]
+                             [--storm-duration 30] [--probe-every 100]
 
 Starts ``quart-blog serve`` itself (fresh SQLite file, RATE_LIMITS=off, BCRYPT_ROUNDS=12)
 unless ``--target`` names a server that is already running, seeds users and posts through
 the JSON API, runs the wrk scenarios, prints a Markdown table and writes results.json.
-Needs the ``wrk`` binary; everything else is the standard library. Loopback only.
+Needs the ``wrk`` binary; everything else is the standard library (plus passlib, when
+installed, to time one password check for the login storm's yardstick). Loopback only.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ SCRIPTS = {
     "login-storm": "login.lua",
 }
 SLOW_READ_CONNS = 256
+STEADY_SKIP_S = 3  # login-storm: seconds of start-up left out of the steady rate
 SETTLE_LIMIT_S = 60.0
 HERE = Path(__file__).resolve().parent
 
@@ -68,6 +71,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--posts", type=int, default=50, help="posts seeded per user")
     p.add_argument("--workers", type=int, default=2, help="quart-blog worker processes")
     p.add_argument("--slow-conns", type=int, default=200, help="slow connections (slow-clients)")
+    p.add_argument(
+        "--storm-duration",
+        type=float,
+        default=30.0,
+        help="seconds per login-storm run (its steady rate leaves out the first 3)",
+    )
+    p.add_argument(
+        "--probe-every",
+        type=int,
+        default=100,
+        metavar="MS",
+        help="login-storm: each of the 2 probe connections asks /healthz every MS ms (0: flat out)",
+    )
     p.add_argument("--keep-data", action="store_true", help="keep users-*.lua (live cookies)")
     args = p.parse_args(argv)
     args.conns = [int(c) for c in args.conns.split(",") if c.strip()]
@@ -79,6 +95,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--conns: each count must be between 2 and 10000")
     if not 1 <= args.duration <= 600 or not 1 <= args.users <= 10_000 or args.posts < 0:
         p.error("--duration must be 1..600 s, --users 1..10000, --posts >= 0")
+    if not 5 <= args.storm_duration <= 600:
+        p.error("--storm-duration must be 5..600 s")
+    if not 0 <= args.probe_every <= 10_000:
+        p.error("--probe-every must be 0..10000 ms")
     for url in (args.compare, args.target):
         if url:
             try:
@@ -86,6 +106,43 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             except BenchError as exc:
                 p.error(str(exc))
     return args
+
+
+def steady_rate(counters: dict[str, int], started: float, duration: float) -> float | None:
+    """Logins per second over the whole seconds from ``STEADY_SKIP_S`` in to the end of the run.
+
+    ``login.lua`` counts successful logins per wall-clock second (``ok_at_EPOCH``). The first
+    seconds are left out: every client's first request arrives at once, and the first
+    answers wait a whole verify. None when the run is too short to have such seconds.
+    """
+    first, end = int(started + STEADY_SKIP_S) + 1, int(started + duration)
+    seconds = range(first, end)  # whole seconds inside [started + skip, started + duration)
+    if len(seconds) < 2:
+        return None
+    return sum(counters.get(f"ok_at_{second}", 0) for second in seconds) / len(seconds)
+
+
+def login_ceiling(rounds: int = 12, tries: int = 5) -> dict[str, float] | None:
+    """Cores ÷ one password check, as quart-blog checks it (passlib's ``bcrypt_sha256``).
+
+    The login storm's yardstick. Measured here with the project's own passlib (the median
+    of a few checks on this machine); None when passlib is not installed, as when the
+    bench runs outside the project's environment.
+    """
+    try:
+        from passlib.context import CryptContext
+    except ImportError:
+        return None
+    context = CryptContext(schemes=["bcrypt_sha256"], bcrypt_sha256__rounds=rounds)
+    stored = context.hash("loadtest password")
+    times = []
+    for _ in range(tries):
+        began = time.perf_counter()
+        context.verify("loadtest password", stored)
+        times.append(time.perf_counter() - began)
+    verify_s = sorted(times)[tries // 2]
+    cores = os.cpu_count() or 1
+    return {"cores": cores, "verify_s": round(verify_s, 4), "per_s": round(cores / verify_s, 2)}
 
 
 class Bench:
@@ -153,11 +210,20 @@ class Bench:
         return rec
 
     def run_login_storm(self, target: Target, conns: int) -> dict[str, Any]:
-        """Correct-password logins at ``conns``; 2 connections probe /healthz every 10 ms."""
-        d = self.args.duration
+        """Correct-password logins at ``conns``; 2 connections probe /healthz meanwhile."""
+        d = self.args.storm_duration
         main_cmd = wrk_command("login.lua", target.api.base_url, conns, d, target.users_file)
-        probe_cmd = wrk_command("probe.lua", target.api.base_url, 2, max(1.0, d - 2), None, 1)
+        probe_cmd = wrk_command(
+            "probe.lua",
+            target.api.base_url,
+            2,
+            max(1.0, d - 2),
+            None,
+            threads=1,
+            script_args=(str(self.args.probe_every),),
+        )
         overflows = listen_overflows()
+        started = time.time()
         main_proc = start_wrk(self.procs, main_cmd)
         time.sleep(min(1.0, d / 4))
         probe = finish_wrk(
@@ -172,10 +238,16 @@ class Bench:
         rec["listen_overflows"] = listen_overflows() - overflows
         logins = rec["status"].get("200", 0) / rec["seconds"]
         rec["logins_per_s"] = round(logins, 1)
+        steady = steady_rate(rec["counters"], started, d)
+        rec["steady_logins_per_s"] = None if steady is None else round(steady, 2)
         rec["healthz_probe"] = {k: probe[k] for k in ("requests", "rps", "latency_ms", "non_2xx")}
         rec["healthz_probe"]["socket_errors"] = probe["socket_errors"]
         lat = probe["latency_ms"]
-        rec["notes"] = f"logins/s {logins:.1f}; /healthz meanwhile: " + (
+        rec["healthz_probe"]["every_ms"] = self.args.probe_every
+        steady_text = "" if steady is None else f" ({steady:.2f} after the first {STEADY_SKIP_S} s)"
+        rec["notes"] = (
+            f"logins/s {logins:.1f}{steady_text}; /healthz every {self.args.probe_every} ms: "
+        ) + (
             f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, {probe['requests']} answered"
             if probe["requests"]
             else "nothing answered"
@@ -372,6 +444,14 @@ def execute(args: argparse.Namespace, out: Path, procs: ProcessSet) -> dict[str,
             for target in targets:
                 print(f"[{target.name}] {scenario} c={conns} ...", flush=True)
                 bench.runs += bench.run(target, scenario, conns)
+    ceiling = login_ceiling() if "login-storm" in args.scenarios else None
+    if ceiling is not None:
+        yardstick = f"{ceiling['cores']} cores ÷ {ceiling['verify_s']} s"
+        for rec in bench.runs:
+            if rec["scenario"] == "login-storm" and rec["target"] == targets[0].name:
+                rate = rec["steady_logins_per_s"] or rec["logins_per_s"]
+                rec["of_ceiling_pct"] = round(100 * rate / ceiling["per_s"], 1)
+                rec["notes"] += f"; {rec['of_ceiling_pct']:.0f} % of {yardstick}"
     ratio_rows = ratios(bench.runs, targets[0].name, targets[1].name) if args.compare else []
     return {
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -381,6 +461,7 @@ def execute(args: argparse.Namespace, out: Path, procs: ProcessSet) -> dict[str,
             t.name: {"url": t.api.base_url, "seed_s": round(t.seed_s, 1), "users": len(t.users)}
             for t in targets
         },
+        "login_ceiling": ceiling,
         "runs": bench.runs,
         "ratios": ratio_rows,
     }

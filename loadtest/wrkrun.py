@@ -55,13 +55,23 @@ def listen_overflows() -> int:
 
 
 def wrk_command(
-    script: str, url: str, conns: int, duration: float, users_file: Path | None, threads: int = 2
+    script: str,
+    url: str,
+    conns: int,
+    duration: float,
+    users_file: Path | None,
+    threads: int = 2,
+    script_args: tuple[str, ...] = (),
 ) -> list[str]:
-    """The wrk command line for one run (``--timeout 5s --latency``)."""
+    """The wrk command line for one run (``--timeout 5s --latency``).
+
+    The script's arguments (after ``--``) are the users file, if any, then ``script_args``.
+    """
     cmd = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{max(1, round(duration))}s"]
     cmd += ["--timeout", "5s", "--latency", "-s", script, url.rstrip("/") + "/"]
-    if users_file is not None:
-        cmd += ["--", str(users_file)]
+    args = ([str(users_file)] if users_file is not None else []) + list(script_args)
+    if args:
+        cmd += ["--", *args]
     return cmd
 
 
