@@ -30,8 +30,16 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from blogclient import Api, BenchError, User, check_loopback_url, count_all, seed, wait_until_fast
-from procs import ProcessSet, start_quart_blog
-from wrkrun import finish_wrk, listen_overflows, run_wrk, start_wrk, write_users_file, wrk_command
+from procs import BCRYPT_ROUNDS, ProcessSet, start_quart_blog
+from wrkrun import (
+    WRK_TIMEOUT_S,
+    finish_wrk,
+    listen_overflows,
+    run_wrk,
+    start_wrk,
+    write_users_file,
+    wrk_command,
+)
 
 SCENARIOS = ("health", "read", "write", "mixed", "login-storm", "slow-clients")
 SCRIPTS = {
@@ -123,7 +131,7 @@ def steady_rate(counters: dict[str, int], started: float, duration: float) -> fl
     return sum(counters.get(f"ok_at_{second}", 0) for second in seconds) / len(seconds)
 
 
-def login_ceiling(rounds: int = 12, tries: int = 5) -> dict[str, float] | None:
+def login_ceiling(rounds: int = BCRYPT_ROUNDS, tries: int = 5) -> dict[str, float] | None:
     """Cores ÷ one password check, as quart-blog checks it (passlib's ``bcrypt_sha256``).
 
     The login storm's yardstick. Measured here with the project's own passlib (the median
@@ -251,8 +259,7 @@ class Bench:
         ) + (
             "nothing answered"
             if not probe["requests"]
-            # wrk leaves answers slower than its timeout out of the percentiles.
-            else f"{probe['requests']} answered, every one after the 5 s timeout"
+            else f"{probe['requests']} answered, every one after the {WRK_TIMEOUT_S} s timeout"
             if not lat["p99"]
             else f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, {probe['requests']} answered"
         )
@@ -472,7 +479,8 @@ def execute(args: argparse.Namespace, out: Path, procs: ProcessSet) -> dict[str,
         yardstick = f"{ceiling['cores']} cores ÷ {ceiling['verify_s']} s"
         for rec in bench.runs:
             if rec["scenario"] == "login-storm" and rec["target"] == targets[0].name:
-                rate = rec["steady_logins_per_s"] or rec["logins_per_s"]
+                steady = rec["steady_logins_per_s"]
+                rate = rec["logins_per_s"] if steady is None else steady
                 rec["of_ceiling_pct"] = round(100 * rate / ceiling["per_s"], 1)
                 rec["notes"] += f"; {rec['of_ceiling_pct']:.0f} % of {yardstick}"
     ratio_rows = ratios(bench.runs, targets[0].name, targets[1].name) if args.compare else []

@@ -12,6 +12,8 @@ from procs import ProcessSet
 
 LUA_DIR = Path(__file__).resolve().parent / "lua"
 JSON_MARK = "LOADTEST_JSON "
+# wrk counts an answer slower than this as a timeout and leaves it out of the percentiles.
+WRK_TIMEOUT_S = 5
 
 
 def lua_string(text: str) -> str:
@@ -68,7 +70,7 @@ def wrk_command(
     The script's arguments (after ``--``) are the users file, if any, then ``script_args``.
     """
     cmd = ["wrk", f"-t{min(threads, conns)}", f"-c{conns}", f"-d{max(1, round(duration))}s"]
-    cmd += ["--timeout", "5s", "--latency", "-s", script, url.rstrip("/") + "/"]
+    cmd += ["--timeout", f"{WRK_TIMEOUT_S}s", "--latency", "-s", script, url.rstrip("/") + "/"]
     args = ([str(users_file)] if users_file is not None else []) + list(script_args)
     if args:
         cmd += ["--", *args]

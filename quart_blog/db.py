@@ -54,7 +54,7 @@ class Database:
         )
         self._ping: asyncio.Future[None] | None = None
         self.ping_fresh_for = PING_FRESH_FOR
-        self._answered_at = -PING_FRESH_FOR  # time.monotonic() when the last ping succeeded
+        self._answered_at = float("-inf")  # time.monotonic() when the last ping succeeded
 
     async def ping(self) -> None:
         """Raise unless the database answers ``SELECT 1``.
