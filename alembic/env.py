@@ -10,14 +10,14 @@ from sqlalchemy.engine import Connection
 
 from alembic import context
 from quart_blog.config import DEFAULT_DATABASE_URL, parse_database_url
-from quart_blog.db import BEGIN_MODE, create_engine
-from quart_blog.models import Base
+from quart_blog.db.engine import BEGIN_MODE, create_engine
+from quart_blog.tables import metadata
 
 config = context.config
 if config.config_file_name is not None and config.attributes.get("configure_logging", True):
     fileConfig(config.config_file_name, disable_existing_loggers=False)
 
-target_metadata = Base.metadata
+target_metadata = metadata
 
 
 def database_url() -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Awaitable, Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from hypercorn.middleware import ProxyFixMiddleware
@@ -13,21 +12,20 @@ from quart.sessions import SecureCookieSession, SecureCookieSessionInterface
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BaseConverter
 
-from quart_blog import db, errors, gc_tuning
-from quart_blog.api import bp as api_bp
-from quart_blog.asgi import BlogASGIHTTPConnection
-from quart_blog.config import ConfigError, Settings
-from quart_blog.extensions import auth, schema
+from quart_blog import api_v1, config, db, errors, health, home
+from quart_blog.accounts import account_pages, passwords
+from quart_blog.accounts import pages as account_auth_pages
+from quart_blog.accounts.sessions import request_user, session_cookie
+from quart_blog.config import ConfigError, Settings, get_settings
+from quart_blog.posts import pages as post_pages
+from quart_blog.resources import resource_dir
 from quart_blog.security import csrf, limits
 from quart_blog.security.headers import add_security_headers
-from quart_blog.security.passwords import PasswordHasher
-from quart_blog.security.tokens import request_user
+from quart_blog.serving import gc_tuning
+from quart_blog.serving.requests import BlogRequest
+from quart_blog.serving.runner import RunToCompletion
 from quart_blog.validation import MAX_ID
-from quart_blog.views import account, health, home, posts
-from quart_blog.views import auth as auth_views
-from quart_blog.wrappers import BlogRequest
 
-ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 1024 * 1024
 
 
@@ -53,8 +51,10 @@ class IdConverter(BaseConverter):
 class BlogSessionInterface(SecureCookieSessionInterface):
     """Flash-message cookie: ``Secure`` exactly when the request came over HTTPS.
 
-    Also skips building a signing serializer (a key derivation) for the many
-    requests, API calls above all, that carry no session cookie at all.
+    A request that carries no session cookie (API calls above all) gets an empty
+    session at once, without building a signing serializer only to find nothing
+    to verify. (itsdangerous derives its key at every sign and verify, so a
+    serializer is cheap to build; the saving is the work around it.)
     """
 
     async def open_session(
@@ -65,20 +65,21 @@ class BlogSessionInterface(SecureCookieSessionInterface):
         return await super().open_session(app, request)
 
     def get_cookie_secure(self, app: Quart) -> bool:
-        forced = app.config["SESSION_COOKIE_SECURE"]
-        if forced is not None:
-            return bool(forced)
-        return request.is_secure
+        forced = get_settings(app).cookie_secure
+        return request.is_secure if forced is None else forced
 
 
-class BlogQuart(Quart):
-    """Quart whose requests run to completion even when the client goes away (see ``asgi``)."""
+def create_app(
+    overrides: Mapping[str, str] | None = None, *, testing: bool = False, workers: int = 1
+) -> Quart:
+    """Build the app.
 
-    asgi_http_class = BlogASGIHTTPConnection
-
-
-def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = False) -> Quart:
-    """Build the app; ``overrides`` are environment variables (SPEC §4) that win over os.environ."""
+    Arguments:
+        overrides: environment variables (SPEC §4) that win over ``os.environ``.
+        testing: a test app (exceptions propagate to the test; no GC tuning).
+        workers: how many server processes share this machine's cores (``quart-blog serve``
+            passes its ``--workers``); sizes the password-hashing pool.
+    """
     try:
         settings = Settings.from_env({**os.environ, **(overrides or {})})
     except ConfigError as error:
@@ -86,32 +87,38 @@ def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = Fa
             raise
         # Started by a server (``hypercorn "quart_blog:create_app()"``): one line, no traceback.
         raise SystemExit(f"quart-blog: configuration error: {error}") from None
-    app = BlogQuart(__name__, template_folder=str(ROOT / "templates"), static_folder="static")
+    app = Quart(__name__, template_folder=str(resource_dir("templates")), static_folder="static")
+    config.init_app(app, settings)
+    configure_quart(app, settings, testing=testing)
     app.request_class = BlogRequest
     app.session_interface = BlogSessionInterface()
     app.url_map.converters["id"] = IdConverter
-    configure(app, settings, testing=testing)
 
     db.init_app(app)
-    auth.init_app(app)
-    schema.init_app(app)
-    hasher = app.extensions["quart_blog.passwords"] = PasswordHasher(settings.bcrypt_rounds)
-    app.after_serving(to_async(hasher.close))
-    store = app.extensions[limits.EXTENSION_KEY] = limits.make_store(settings.redis_url)
-    limits.make_rate_limiter(store).init_app(app, enabled=settings.rate_limits)
+    session_cookie.init_app(app)
+    passwords.init_app(app, workers=workers)
+    limits.init_app(app)
 
     app.before_request(protect_state_changes)
     app.after_request(add_security_headers)
     app.context_processor(template_globals)
     errors.register_handlers(app)
-    for blueprint in (home.bp, auth_views.bp, posts.bp, account.bp, health.bp, api_bp):
+    for blueprint in (
+        home.bp,
+        account_auth_pages.bp,
+        post_pages.bp,
+        account_pages.bp,
+        health.bp,
+    ):
         app.register_blueprint(blueprint)
+    api_v1.init_app(app)
 
     if not testing:
         # Last, so it runs once every other start-up hook has built what it keeps.
         app.before_serving(to_async(gc_tuning.tune_for_serving))
     if not settings.rate_limits:
         app.logger.warning("RATE_LIMITS=off: brute-force limits are disabled (benchmarks only)")
+    app.asgi_app = RunToCompletion(app.asgi_app)  # type: ignore[method-assign]
     if settings.trusted_proxies:
         app.asgi_app = ProxyFixMiddleware(  # type: ignore[method-assign]
             app.asgi_app, mode="legacy", trusted_hops=settings.trusted_proxies
@@ -119,25 +126,19 @@ def create_app(overrides: Mapping[str, str] | None = None, *, testing: bool = Fa
     return app
 
 
-def configure(app: Quart, settings: Settings, *, testing: bool) -> None:
-    """Copy settings into Quart's and the extensions' config keys."""
+def configure_quart(app: Quart, settings: Settings, *, testing: bool) -> None:
+    """Set Quart's own config keys (our code reads ``get_settings()`` instead)."""
     app.config.update(
         TESTING=testing,
         PROPAGATE_EXCEPTIONS=False,
         SECRET_KEY=settings.secret_keys[0],
         SECRET_KEY_FALLBACKS=list(settings.secret_keys[1:]),
-        DATABASE_URL=settings.database_url,
-        REDIS_URL=settings.redis_url,
-        TRUSTED_PROXIES=settings.trusted_proxies,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
         BODY_TIMEOUT=30,
         SESSION_COOKIE_NAME="quart_blog_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
-        SESSION_COOKIE_SECURE=settings.cookie_secure,
-        QUART_AUTH_COOKIE_SECURE=settings.cookie_secure,
-        QUART_RATE_LIMITER_ENABLED=settings.rate_limits,
     )
 
 

@@ -3,19 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import sys
 from typing import NoReturn
 
 import click
 from hypercorn.run import run as run_hypercorn
 
-from quart_blog import migrations
+from quart_blog.accounts import auth
 from quart_blog.app import create_app
 from quart_blog.config import ConfigError, Settings
-from quart_blog.security import auth
-from quart_blog.security.passwords import WORKERS_ENV
-from quart_blog.server import build_config
+from quart_blog.db import migrations
+from quart_blog.serving.server import build_config
 from quart_blog.validation import password_problem, username_problem
 
 
@@ -72,7 +70,6 @@ def serve(
         keep_alive=keep_alive,
         access_log=access_log,
     )
-    os.environ[WORKERS_ENV] = str(workers)  # spawned workers size their hashing pools by it
     sys.exit(run_hypercorn(config))
 
 

@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from quart import Quart, current_app
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
@@ -17,6 +18,7 @@ DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///instance/blog.db"
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 ON_VALUES = ("1", "on", "true", "yes")
 OFF_VALUES = ("0", "off", "false", "no")
+EXTENSION_KEY = "quart_blog.settings"
 
 
 class ConfigError(Exception):
@@ -58,6 +60,26 @@ class Settings:
             trusted_proxies=parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
             rate_limits=parse_bool("RATE_LIMITS", env.get("RATE_LIMITS", "on")),
         )
+
+    @property
+    def signing_keys(self) -> list[str]:
+        """Every key for itsdangerous, which signs with the last and verifies with all.
+
+        The first key of ``SECRET_KEY`` signs; the others only verify, so cookies and
+        tokens signed before a rotation stay valid until they expire.
+        """
+        return [*self.secret_keys[1:], self.secret_keys[0]]
+
+
+def init_app(app: Quart, settings: Settings) -> None:
+    """Keep the parsed settings on the app: the one place the code reads them from."""
+    app.extensions[EXTENSION_KEY] = settings
+
+
+def get_settings(app: Quart | None = None) -> Settings:
+    """The settings of ``app`` (default: the running app)."""
+    settings: Settings = (app or current_app).extensions[EXTENSION_KEY]
+    return settings
 
 
 def parse_database_url(value: str) -> str:

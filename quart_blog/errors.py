@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from quart import Quart, Response, current_app, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 from quart_auth import Unauthorized
@@ -18,9 +18,9 @@ from quart_schema import RequestSchemaValidationError
 from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
-from quart_blog.responses import json_response
+from quart_blog.accounts.passwords import HasherBusy
 from quart_blog.security.csrf import CSRFError
-from quart_blog.security.passwords import HasherBusy
+from quart_blog.serving.responses import json_response
 
 BAD_REQUEST = "bad_request"
 UNAUTHORIZED = "unauthorized"
@@ -64,6 +64,15 @@ MESSAGES_BY_STATUS = {
     500: "Something went wrong on our side.",
     503: "The service is unavailable.",
 }
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
 
 
 class APIError(Exception):

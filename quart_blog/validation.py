@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from pydantic import BaseModel, ConfigDict
+
 USERNAME_MIN, USERNAME_MAX = 3, 32
 USERNAME_PATTERN = r"^[A-Za-z0-9_.\-]{3,32}$"
 PASSWORD_MIN, PASSWORD_MAX = 8, 1024
@@ -54,3 +56,9 @@ def body_problem(body: str) -> str | None:
     if not body.strip() or len(body) > BODY_MAX:
         return f"Body must be 1-{BODY_MAX} characters and not only spaces."
     return text_problem("Body", body)
+
+
+class StrictModel(BaseModel):
+    """No type coercion: ``"1"`` is not a number and ``1`` is not a string."""
+
+    model_config = ConfigDict(strict=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -14,11 +15,41 @@ from quart.testing import QuartClient
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from quart_blog import create_app, migrations
+from quart_blog import create_app
+from quart_blog.db import migrations
 from tests.factories import SECRET_KEY
 
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
+# How long a thread a test started may take to finish once everything is closed.
+THREAD_EXIT_TIMEOUT = 5.0
+
+
+def pytest_report_header() -> list[str]:
+    """Say which optional backends this run covers (they skip on a machine without them)."""
+    redis = os.environ.get("TEST_REDIS_URL")
+    return [
+        f"PostgreSQL: {PG_URL or 'not set (TEST_DATABASE_URL): PostgreSQL tests skip'}",
+        f"Redis: {redis or 'not set (TEST_REDIS_URL): Redis tests skip'}",
+    ]
+
+
+@pytest.fixture(autouse=True)
+def no_thread_outlives_its_test() -> Iterator[None]:
+    """Every thread a test starts (database connections, hashing pools) ends with it.
+
+    Set up before, and so torn down after, every other fixture of the test, the app and
+    its event loop included. A thread left running (an unclosed aiosqlite connection, say)
+    would report to a loop that is closed by then, and fail some later, innocent test.
+    """
+    before = set(threading.enumerate())
+    yield
+    leaked = []
+    for thread in set(threading.enumerate()) - before:
+        thread.join(THREAD_EXIT_TIMEOUT)
+        if thread.is_alive():
+            leaked.append(thread.name)
+    assert not leaked, f"threads still running after the test: {sorted(leaked)}"
 
 
 @pytest.fixture(scope="session")

@@ -120,9 +120,11 @@ class LiveServer:
         tmp_path: Path,
         workers: int = 2,
         tls: tuple[Path, Path] | None = None,
+        executable: Path = QUART_BLOG,
         **env: str,
     ) -> None:
         self.tmp_path = tmp_path
+        self.executable = executable
         self.workers = workers
         self.port = free_port()
         self.tls = tls
@@ -164,7 +166,15 @@ class LiveServer:
             ["--certfile", str(self.tls[0]), "--keyfile", str(self.tls[1])] if self.tls else []
         )
         self.process = subprocess.Popen(
-            [str(QUART_BLOG), "serve", "--bind", bind, "--workers", str(self.workers), *tls_args],
+            [
+                str(self.executable),
+                "serve",
+                "--bind",
+                bind,
+                "--workers",
+                str(self.workers),
+                *tls_args,
+            ],
             cwd=self.tmp_path,
             env=self.env,
             stdout=stdout,

@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quart_blog import create_app
 from quart_blog.db import get_database
+from quart_blog.db.engine import SQLITE_POOL_SIZE
 from tests.factories import PASSWORD, api_login, api_post, api_user, submit
 
 WRITERS = 40
@@ -155,7 +156,7 @@ async def test_sqlite_every_connection_has_wal_busy_timeout_and_foreign_keys(
 ) -> None:
     sqlite_path(database_url)
     engine = await engine_of(app)
-    opened = 12  # more than the pool size, so overflow connections are checked too
+    opened = SQLITE_POOL_SIZE  # every connection of the fixed pool (it has no overflow)
 
     async with AsyncExitStack() as stack:
         connections = [await stack.enter_async_context(engine.connect()) for _ in range(opened)]
@@ -341,7 +342,7 @@ async def test_cancelled_requests_return_connections_clean(
 
     The requests are cut by ``http.disconnect`` rather than by cancelling a ``client.get``
     task: in Quart's test client that only cancels the waiting side. Handlers are never
-    cancelled (``quart_blog.asgi``): each runs to completion and returns its connection.
+    cancelled (``quart_blog.serving.runner``): each runs to completion and returns its connection.
     """
     path = sqlite_path(database_url)
     await api_user(client)

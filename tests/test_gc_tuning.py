@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from quart_blog import create_app
-from quart_blog.gc_tuning import YOUNG_THRESHOLD
+from quart_blog.serving.gc_tuning import YOUNG_THRESHOLD
 from tests.factories import SECRET_KEY
 
 

@@ -11,14 +11,14 @@ from quart import Quart
 from sqlalchemy import event
 
 from quart_blog import create_app
-from quart_blog.db import EXTENSION_KEY, Database
+from quart_blog.db import Database, get_database
 from tests.factories import SECRET_KEY
 
 PROBES = 50
 
 
 def get_database_of(app: Quart) -> Database:
-    database: Database = app.extensions[EXTENSION_KEY]
+    database = get_database(app)
     return database
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, make_url
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from quart_blog import migrations
+from quart_blog.db import migrations
 
 APP_TABLES = {"users", "posts", "auth_sessions"}
 PACKAGE = Path(migrations.__file__).resolve().parent

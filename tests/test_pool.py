@@ -1,4 +1,4 @@
-"""The pool hands connections to waiting requests in arrival order (``quart_blog.pool``)."""
+"""The pool hands connections to waiting requests in arrival order (``db.connections``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
-from quart_blog.pool import FairAsyncQueuePool
+from quart_blog.db.connections import FairAsyncQueuePool
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Prepared statements (``quart_blog.prepared``) give exactly what SQLAlchemy's session gives."""
+"""Prepared statements (``quart_blog.db.prepared``) give exactly what SQLAlchemy's session gives."""
 
 from __future__ import annotations
 
@@ -10,16 +10,17 @@ from quart import Quart
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quart_blog.db import EXTENSION_KEY, Database
-from quart_blog.models import AuthSession, Post
-from quart_blog.prepared import Prepared
-from quart_blog.queries.posts import PAGE_BEFORE, PAGE_FIRST
-from quart_blog.queries.sessions import ACTIVE_SESSION
+from quart_blog.accounts.models import AuthSession
+from quart_blog.accounts.queries import ACTIVE_SESSION
+from quart_blog.db import Database, get_database
+from quart_blog.db.prepared import Prepared
+from quart_blog.posts.models import Post
+from quart_blog.posts.queries import PAGE_BEFORE, PAGE_FIRST
 from tests.factories import api_post, api_user
 
 
 def database(app: Quart) -> Database:
-    found: Database = app.extensions[EXTENSION_KEY]
+    found = get_database(app)
     return found
 
 

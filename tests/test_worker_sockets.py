@@ -11,7 +11,7 @@ import socket
 import time
 from pathlib import Path
 
-from quart_blog.server import LISTEN_SOCKETS_PER_WORKER
+from quart_blog.serving.sockets import LISTEN_SOCKETS_PER_WORKER
 from tests.live import HOST, READY_TIMEOUT, LiveServer
 
 CONNECTIONS = 200

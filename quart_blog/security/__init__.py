@@ -1,1 +1,1 @@
-"""Security policies, one module each: passwords, tokens, CSRF, redirects, headers, limits."""
+"""Cross-cutting web security policies, one module each: CSRF, redirects, headers, limits."""

@@ -15,9 +15,10 @@ import hmac
 import secrets
 
 from itsdangerous import BadSignature, URLSafeSerializer
-from quart import current_app, request, session
+from quart import request, session
 
-from quart_blog.security.tokens import request_user
+from quart_blog.accounts.sessions import request_user
+from quart_blog.config import get_settings
 
 FORM_FIELD = "csrf_token"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "TRACE"})
@@ -35,11 +36,7 @@ class CSRFError(Exception):
 
 def serializer() -> URLSafeSerializer:
     """Signs with the first configured key and verifies with all of them."""
-    keys: list[str] = [
-        *current_app.config["SECRET_KEY_FALLBACKS"],
-        current_app.config["SECRET_KEY"],
-    ]
-    return URLSafeSerializer(keys, salt=SALT)
+    return URLSafeSerializer(get_settings().signing_keys, salt=SALT)
 
 
 async def binding(create: bool) -> str | None:

@@ -20,15 +20,25 @@ from typing import Any
 
 from quart_rate_limiter.store import RateLimiterStoreABC
 from redis import asyncio as aioredis
-from sqlalchemy import delete, func, select
+from sqlalchemy import Float, String, delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Mapped, mapped_column
 
-from quart_blog.db import get_database
-from quart_blog.models import RateLimitEntry
+from quart_blog import clock
+from quart_blog.db import Base, get_database
 
 # One set() in this many also sweeps expired rows, keeping the table small.
 SWEEP_ONE_IN = 200
+
+
+class RateLimitEntry(Base):
+    """A rate-limit key's GCRA theoretical arrival time (Unix seconds), shared by all workers."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(255), primary_key=True)
+    tat: Mapped[float] = mapped_column(Float)
 
 
 class LimitStore(RateLimiterStoreABC):
@@ -94,7 +104,7 @@ class DatabaseStore(LimitStore):
         async with get_database().writing(), engine.begin() as connection:
             stored = (await connection.execute(statement)).scalar_one()
             if random.randrange(SWEEP_ONE_IN) == 0:  # noqa: S311 (not security-relevant)
-                cutoff = datetime.now(UTC).timestamp()
+                cutoff = clock.timestamp()
                 await connection.execute(delete(RateLimitEntry).where(RateLimitEntry.tat < cutoff))
         return float(stored)
 
@@ -137,7 +147,7 @@ class RedisLimitStore(LimitStore):
         return default if value is None else datetime.fromtimestamp(float(value), UTC)
 
     async def set(self, key: str, tat: datetime) -> None:
-        ttl_ms = max(1, int((tat - datetime.now(UTC)).total_seconds() * 1000) + 1000)
+        ttl_ms = max(1, int((tat.timestamp() - clock.timestamp()) * 1000) + 1000)
         await self.redis.set(self.prefix + key, tat.timestamp(), px=ttl_ms)
 
     async def consume(self, key: str, now: float, inverse: float, ceiling: float) -> float:

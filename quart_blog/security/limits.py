@@ -9,12 +9,14 @@ never lock them out for long and parallel guesses cannot all get through.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from math import ceil
 
-from quart import current_app, request
+from quart import Quart, current_app, request
 from quart_rate_limiter import RateLimit, RateLimiter, RateLimitExceeded
 
+from quart_blog import clock
+from quart_blog.config import get_settings
 from quart_blog.security.limit_stores import DatabaseStore, LimitStore, RedisLimitStore
 
 LOGIN_PER_ADDRESS = RateLimit(60, timedelta(minutes=1))
@@ -40,14 +42,27 @@ def make_store(redis_url: str | None) -> LimitStore:
     return RedisLimitStore(redis_url) if redis_url else DatabaseStore()
 
 
-def make_rate_limiter(store: LimitStore) -> RateLimiter:
-    """Quart-Rate-Limiter keyed by the trusted client address (never raw X-Forwarded-For)."""
-    return RateLimiter(key_function=client_address, store=store)
+def init_app(app: Quart) -> None:
+    """Give ``app`` its limit store and Quart-Rate-Limiter, keyed by the trusted client address.
+
+    The key is never the raw ``X-Forwarded-For`` (Quart-Rate-Limiter's default).
+    ``RATE_LIMITS=off`` turns every limit off (benchmarks only).
+    """
+    settings = get_settings(app)
+    store = app.extensions[EXTENSION_KEY] = make_store(settings.redis_url)
+    limiter = RateLimiter(key_function=client_address, store=store)
+    limiter.init_app(app, enabled=settings.rate_limits)
+
+
+def get_limit_store(app: Quart | None = None) -> LimitStore:
+    """The limit store of ``app`` (default: the running app)."""
+    store: LimitStore = (app or current_app).extensions[EXTENSION_KEY]
+    return store
 
 
 def limits_enabled() -> bool:
-    """``RATE_LIMITS=off`` turns every limit off (benchmarks only)."""
-    return bool(current_app.config["QUART_RATE_LIMITER_ENABLED"])
+    """Whether brute-force limits are on (``RATE_LIMITS``)."""
+    return get_settings().rate_limits
 
 
 def attempt_key(username: str, address: str) -> str:
@@ -60,10 +75,10 @@ async def count_login_attempt(username: str) -> None:
     """Count one attempt; raise ``RateLimitExceeded`` (429) when over the limit."""
     if not limits_enabled():
         return
-    store: LimitStore = current_app.extensions[EXTENSION_KEY]
+    store = get_limit_store()
     period = LOGIN_ATTEMPTS_PERIOD.total_seconds()
     inverse = period / LOGIN_ATTEMPTS
-    now = datetime.now(UTC).timestamp()
+    now = clock.timestamp()
     key = attempt_key(username, await client_address())
     tat = await store.consume(key, now, inverse, ceiling=now + period + inverse)
     # GCRA: allowed while the arrival time stays within one period of now; the
@@ -75,5 +90,4 @@ async def count_login_attempt(username: str) -> None:
 async def forget_login_attempts(username: str) -> None:
     """A successful login clears the account+address counter."""
     if limits_enabled():
-        store: LimitStore = current_app.extensions[EXTENSION_KEY]
-        await store.reset(attempt_key(username, await client_address()))
+        await get_limit_store().reset(attempt_key(username, await client_address()))

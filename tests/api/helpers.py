@@ -7,10 +7,10 @@ from typing import Any
 from quart.testing import QuartClient
 from quart.wrappers import Response
 
-from quart_blog.extensions import auth
+from quart_blog.accounts.sessions import session_cookie
 from tests.factories import PASSWORD
 
-AUTH_COOKIE = str(auth.cookie_name)
+AUTH_COOKIE = str(session_cookie.cookie_name)
 JSON_HEADERS = {"Content-Type": "application/json"}
 
 

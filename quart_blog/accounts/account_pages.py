@@ -1,0 +1,61 @@
+"""The account page: active sessions, password change, logging out other browsers."""
+
+from __future__ import annotations
+
+from quart import Blueprint, flash, redirect, render_template, url_for
+from quart.typing import ResponseReturnValue
+from quart_auth import login_required
+
+from quart_blog.accounts import auth
+from quart_blog.accounts.queries import select_user_sessions
+from quart_blog.accounts.sessions import current_session
+from quart_blog.clock import utcnow
+from quart_blog.db import get_session
+from quart_blog.forms import field, submitted_form
+from quart_blog.validation import password_problem
+
+bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+async def render_account(error: str | None = None) -> str:
+    """The account page, optionally with a password-form error."""
+    active = await current_session()
+    sessions = await select_user_sessions(get_session(), user_id=active.user_id, now=utcnow())
+    return await render_template(
+        "account/index.html", sessions=sessions, current_id=active.session_id, error=error
+    )
+
+
+@bp.get("")
+@login_required
+async def index() -> ResponseReturnValue:
+    """Show sessions and the password form."""
+    return await render_account()
+
+
+@bp.post("/password")
+@login_required
+async def change_password() -> ResponseReturnValue:
+    """Change the password and revoke every other session."""
+    form = await submitted_form()
+    new_password = field(form, "new_password")
+    problem = password_problem(new_password, "New password") or (
+        None if new_password == field(form, "confirm") else "The new passwords do not match."
+    )
+    if problem is None and not await auth.change_password(
+        field(form, "current_password"), new_password
+    ):
+        problem = "The current password is wrong."
+    if problem is not None:
+        return await render_account(problem), 400
+    await flash("Password changed. Your other sessions were logged out.", "success")
+    return redirect(url_for("account.index"), 303)
+
+
+@bp.post("/sessions/revoke")
+@login_required
+async def revoke_sessions() -> ResponseReturnValue:
+    """Log out every other browser of this user."""
+    count = await auth.revoke_other_sessions()
+    await flash(f"Logged out {count} other session(s).", "info")
+    return redirect(url_for("account.index"), 303)

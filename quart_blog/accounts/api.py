@@ -1,0 +1,88 @@
+"""The accounts API: register, log in, log out, who am I, change password."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from quart import Blueprint, Response
+from quart.typing import ResponseReturnValue
+from quart_auth import login_required
+from quart_rate_limiter import rate_limit
+from quart_schema import document_response, validate_request
+
+from quart_blog.accounts import auth
+from quart_blog.accounts.models import User
+from quart_blog.accounts.schemas import LoginIn, PasswordIn, RegisterIn, UserOut
+from quart_blog.accounts.sessions import current_session
+from quart_blog.errors import BAD_REQUEST, CONFLICT, UNAUTHORIZED, APIError, ErrorOut
+from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
+from quart_blog.serving.responses import json_response
+
+bp = Blueprint("auth", __name__)
+
+BAD_CREDENTIALS = "Wrong username or password."
+
+
+def user_json(user_id: int, username: str) -> dict[str, Any]:
+    """``{"id", "username"}`` (SPEC §6)."""
+    return {"id": user_id, "username": username}
+
+
+def user_row_json(user: User) -> dict[str, Any]:
+    """``{"id", "username"}`` of a user row."""
+    return user_json(user.id, user.username)
+
+
+@bp.post("/register")
+@rate_limit(limits=[REGISTER_PER_ADDRESS])
+@validate_request(RegisterIn)
+@document_response(UserOut, 201)
+@document_response(ErrorOut, 409)
+async def register(data: RegisterIn) -> ResponseReturnValue:
+    """Create an account."""
+    try:
+        user = await auth.register(data.username, data.password)
+    except auth.UsernameTaken:
+        raise APIError(409, CONFLICT, "That username is taken.") from None
+    return json_response(user_row_json(user), 201)
+
+
+@bp.post("/login")
+@rate_limit(limits=[LOGIN_PER_ADDRESS])
+@validate_request(LoginIn)
+@document_response(UserOut, 200)
+@document_response(ErrorOut, 401)
+async def login(data: LoginIn) -> ResponseReturnValue:
+    """Log in; sets the auth cookie (30 days with ``remember``, else a browser session)."""
+    user = await auth.attempt_login(data.username, data.password)
+    if user is None:
+        raise APIError(401, UNAUTHORIZED, BAD_CREDENTIALS)
+    await auth.log_in(user, remember=data.remember)
+    return json_response(user_row_json(user))
+
+
+@bp.post("/logout")
+@login_required
+async def logout() -> ResponseReturnValue:
+    """End this session server-side and clear the cookie."""
+    await auth.log_out()
+    return Response(status=204)
+
+
+@bp.get("/me")
+@login_required
+@document_response(UserOut, 200)
+async def me() -> ResponseReturnValue:
+    """The logged-in user."""
+    active = await current_session()
+    return json_response(user_json(active.user_id, active.username))
+
+
+@bp.post("/password")
+@login_required
+@validate_request(PasswordIn)
+async def change_password(data: PasswordIn) -> ResponseReturnValue:
+    """Change the password; every other session of the user is revoked."""
+    if not await auth.change_password(data.current_password, data.new_password):
+        raise APIError(400, BAD_REQUEST, "The current password is wrong.")
+    return Response(status=204)

@@ -1,0 +1,135 @@
+"""Where login happens: register, authenticate, log in/out, change password.
+
+Views call these and nothing else for authentication, as Django's views call
+``contrib.auth``. Hashing always happens outside any database transaction, so
+no pooled connection or SQLite lock is held while a thread runs bcrypt.
+"""
+
+from __future__ import annotations
+
+from quart import request
+from quart_auth import login_user, logout_user
+from sqlalchemy.exc import IntegrityError
+
+from quart_blog.accounts import queries
+from quart_blog.accounts.models import User
+from quart_blog.accounts.passwords import get_hasher as hasher
+from quart_blog.accounts.queries import ActiveSession
+from quart_blog.accounts.sessions import (
+    BROWSER_SESSION_LIFETIME,
+    REMEMBER_LIFETIME,
+    SessionUser,
+    current_session,
+    hash_token,
+    new_token,
+)
+from quart_blog.clock import utcnow
+from quart_blog.db import get_session, single_write, write_transaction
+from quart_blog.security import csrf, limits
+
+USER_AGENT_MAX = 200
+
+
+class UsernameTaken(Exception):
+    """Registration lost to an existing (case-insensitive) username."""
+
+
+async def register(username: str, password: str) -> User:
+    """Create an account; raise ``UsernameTaken`` if the name is in use (any case)."""
+    password_hash = await hasher().hash(password)
+    db = get_session()
+    try:
+        async with single_write(db):
+            return await queries.insert_user(
+                db, username=username, password_hash=password_hash, now=utcnow()
+            )
+    except IntegrityError:
+        raise UsernameTaken(username) from None
+
+
+async def authenticate(username: str, password: str) -> User | None:
+    """The user if the credentials are right; unknown names cost a full verify too."""
+    db = get_session()
+    user = await queries.select_user_by_username(db, username)
+    # End the read transaction before hashing, so no snapshot is pinned meanwhile.
+    await db.commit()
+    outcome = await hasher().verify(password, None if user is None else user.password_hash)
+    if user is None or not outcome.ok:
+        return None
+    if outcome.new_hash is not None:
+        async with single_write(db):
+            await queries.update_password_hash(db, user_id=user.id, password_hash=outcome.new_hash)
+        user.password_hash = outcome.new_hash
+    return user
+
+
+async def attempt_login(username: str, password: str) -> User | None:
+    """Authenticate under the brute-force limit: count first, forget the count on success."""
+    await limits.count_login_attempt(username)
+    user = await authenticate(username, password)
+    if user is not None:
+        await limits.forget_login_attempts(username)
+    return user
+
+
+async def log_in(user: User, *, remember: bool) -> None:
+    """Start a new server-side session for ``user`` and set the auth cookie."""
+    token = new_token()
+    now = utcnow()
+    lifetime = REMEMBER_LIFETIME if remember else BROWSER_SESSION_LIFETIME
+    db = get_session()
+    # Two independent statements, each atomic: neither holds SQLite's lock for the other.
+    async with single_write(db):
+        await queries.delete_expired_sessions(db, user_id=user.id, now=now)
+    async with single_write(db):
+        session_id = await queries.insert_session(
+            db,
+            user_id=user.id,
+            token_hash=hash_token(token),
+            now=now,
+            expires_at=now + lifetime,
+            user_agent=request.headers.get("User-Agent", "")[:USER_AGENT_MAX],
+            remember=remember,
+        )
+    session_user = SessionUser(token)
+    session_user.remember_session(
+        ActiveSession(
+            session_id=session_id, user_id=user.id, username=user.username, last_seen_at=now
+        )
+    )
+    login_user(session_user, remember=remember)
+    csrf.forget_anonymous_seed()
+
+
+async def log_out() -> None:
+    """Revoke this request's session server-side and clear the cookie."""
+    active = await current_session()
+    db = get_session()
+    async with single_write(db):
+        await queries.delete_session(db, session_id=active.session_id)
+    logout_user()
+
+
+async def change_password(current_password: str, new_password: str) -> bool:
+    """Set a new password if ``current_password`` is right; revoke every other session."""
+    active = await current_session()
+    db = get_session()
+    user = await queries.select_user(db, active.user_id)
+    await db.commit()
+    if user is None or not (await hasher().verify(current_password, user.password_hash)).ok:
+        return False
+    new_hash = await hasher().hash(new_password)
+    async with write_transaction(db):
+        await queries.update_password_hash(db, user_id=user.id, password_hash=new_hash)
+        await queries.delete_other_sessions(db, user_id=user.id, keep_id=active.session_id)
+    return True
+
+
+async def revoke_other_sessions() -> int:
+    """Log out every other browser of this user; return how many sessions ended."""
+    active = await current_session()
+    db = get_session()
+    async with single_write(db):
+        return await queries.delete_other_sessions(
+            db, user_id=active.user_id, keep_id=active.session_id
+        )

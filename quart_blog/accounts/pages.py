@@ -1,0 +1,88 @@
+"""Pages to register, log in and log out."""
+
+from __future__ import annotations
+
+from quart import Blueprint, flash, redirect, render_template, request, url_for
+from quart.typing import ResponseReturnValue
+from quart_auth import login_required
+from quart_rate_limiter import rate_limit
+
+from quart_blog.accounts import auth
+from quart_blog.forms import field, submitted_form
+from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
+from quart_blog.security.redirects import safe_next
+from quart_blog.validation import password_problem, text_problem, username_problem
+
+bp = Blueprint("auth", __name__)
+
+BAD_CREDENTIALS = "Wrong username or password."
+
+
+@bp.get("/register")
+async def register_form() -> ResponseReturnValue:
+    """Show the registration form."""
+    return await render_template("auth/register.html")
+
+
+@bp.post("/register")
+@rate_limit(limits=[REGISTER_PER_ADDRESS])
+async def register() -> ResponseReturnValue:
+    """Create an account, then send the new user to log in."""
+    form = await submitted_form()
+    username, password = field(form, "username"), field(form, "password")
+    problem = (
+        username_problem(username)
+        or password_problem(password)
+        or (None if password == field(form, "confirm") else "The passwords do not match.")
+    )
+    if problem is not None:
+        return await render_template("auth/register.html", error=problem, username=username), 400
+    try:
+        await auth.register(username, password)
+    except auth.UsernameTaken:
+        message = "That username is taken."
+        return await render_template("auth/register.html", error=message, username=username), 409
+    await flash("Account created. You can log in now.", "success")
+    return redirect(url_for("auth.login_form"), 303)
+
+
+@bp.get("/login")
+async def login_form() -> ResponseReturnValue:
+    """Show the login form (keeping a safe ``next`` for after login)."""
+    return await render_template("auth/login.html", next=safe_next(request.args.get("next")))
+
+
+@bp.post("/login")
+@rate_limit(limits=[LOGIN_PER_ADDRESS])
+async def login() -> ResponseReturnValue:
+    """Check the credentials, start a session and go where the user was heading."""
+    form = await submitted_form()
+    username, password = field(form, "username"), field(form, "password")
+    target = safe_next(form.get("next") or request.args.get("next"))
+    user = None
+    if text_problem("Username", username) is None and text_problem("Password", password) is None:
+        user = await auth.attempt_login(username, password)
+    if user is None:
+        page = await render_template(
+            "auth/login.html", error=BAD_CREDENTIALS, username=username, next=target
+        )
+        return page, 401
+    await auth.log_in(user, remember=field(form, "remember") in ("on", "1", "true", "yes"))
+    await flash(f"Welcome back, {user.username}!", "success")
+    return redirect(target or url_for("posts.index"), 303)
+
+
+@bp.get("/logout")
+@login_required
+async def logout_form() -> ResponseReturnValue:
+    """Ask for confirmation; a GET never changes state."""
+    return await render_template("auth/logout.html")
+
+
+@bp.post("/logout")
+@login_required
+async def logout() -> ResponseReturnValue:
+    """End the session server-side and clear the cookie."""
+    await auth.log_out()
+    await flash("You are logged out.", "info")
+    return redirect(url_for("auth.login_form"), 303)

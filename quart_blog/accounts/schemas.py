@@ -1,0 +1,33 @@
+"""Request and response models of the accounts API (validation and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+from quart_blog import validation as rules
+from quart_blog.validation import StrictModel
+
+
+class RegisterIn(StrictModel):
+    username: str = Field(
+        min_length=rules.USERNAME_MIN,
+        max_length=rules.USERNAME_MAX,
+        pattern=rules.USERNAME_PATTERN,
+    )
+    password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+
+
+class LoginIn(StrictModel):
+    username: str = Field(max_length=rules.USERNAME_MAX * 4)
+    password: str = Field(max_length=rules.PASSWORD_MAX)
+    remember: bool = False
+
+
+class PasswordIn(StrictModel):
+    current_password: str = Field(max_length=rules.PASSWORD_MAX)
+    new_password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+
+
+class UserOut(BaseModel):
+    id: int
+    username: str

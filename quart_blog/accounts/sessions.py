@@ -1,0 +1,144 @@
+"""Where the session is checked: login tokens, the auth cookie, and the user they resolve to.
+
+The Quart-Auth ``auth_id`` is a random token; the database keeps only its
+SHA-256, so a leaked table cannot be replayed as cookies. Every request looks
+the token up again, so logout, password changes and expiry take effect on the
+next request on every worker and every instance.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import warnings
+from datetime import timedelta
+from typing import Any, cast
+
+from quart import Response, current_app, has_request_context, request
+from quart_auth import Action, AuthUser, QuartAuth, current_user
+
+from quart_blog.accounts.queries import ActiveSession, select_active_session, update_last_seen
+from quart_blog.clock import utcnow
+from quart_blog.config import get_settings
+from quart_blog.db import get_session, single_write
+
+REMEMBER_LIFETIME = timedelta(days=30)
+BROWSER_SESSION_LIFETIME = timedelta(hours=12)
+# A session's last_seen_at is written at most this often: a write per request
+# would turn every read into a write and serialise SQLite's single writer.
+LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+
+
+def new_token() -> str:
+    """A fresh unguessable session token (256 bits)."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_token(token: str) -> str:
+    """What the database stores for a token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+class SessionUser(AuthUser):
+    """Quart-Auth's user, authenticated only while its session row is live."""
+
+    def __init__(self, auth_id: str | None, action: Action = Action.PASS) -> None:
+        super().__init__(auth_id, action)
+        self._resolved = False
+        self._session: ActiveSession | None = None
+
+    @property
+    def token_hash(self) -> str | None:
+        """SHA-256 of the token, or ``None`` when anonymous."""
+        return None if self.auth_id is None else hash_token(self.auth_id)
+
+    @property
+    async def is_authenticated(self) -> bool:
+        return await self.resolve() is not None
+
+    async def resolve(self) -> ActiveSession | None:
+        """Look the session up once per request (the result is kept on this object)."""
+        if not self._resolved:
+            self._resolved = True
+            self._session = await load_session(self.token_hash)
+        return self._session
+
+    def remember_session(self, active: ActiveSession) -> None:
+        """Record a session just created by login, so this request needs no lookup."""
+        self._resolved = True
+        self._session = active
+
+
+def request_user() -> SessionUser:
+    """This request's Quart-Auth user (resolved lazily; see ``SessionUser.resolve``)."""
+    user = cast(Any, current_user)._get_current_object()
+    assert isinstance(user, SessionUser)
+    return user
+
+
+async def load_session(token_hash: str | None) -> ActiveSession | None:
+    """Find the live session for a token hash, refreshing ``last_seen_at`` now and then."""
+    if token_hash is None:
+        return None
+    now = utcnow()
+    db = get_session()
+    active = await select_active_session(db, token_hash=token_hash, now=now)
+    if active is not None and now - active.last_seen_at >= LAST_SEEN_RESOLUTION:
+        async with single_write(db):
+            await update_last_seen(db, session_id=active.session_id, now=now)
+    return active
+
+
+async def current_session() -> ActiveSession:
+    """The logged-in session of this request (call only behind ``login_required``)."""
+    active = await request_user().resolve()
+    if active is None:
+        current_app.logger.error("current_session() called without a logged-in user")
+        raise LookupError("no logged-in session")
+    return active
+
+
+class SessionCookie(QuartAuth):
+    """Quart-Auth's cookie, ``Secure`` exactly when the request came over HTTPS.
+
+    Quart-Auth reads ``cookie_secure`` as it writes the cookie; answering it per
+    request means plain HTTP on 127.0.0.1 works while HTTPS always gets the flag.
+    ``SESSION_COOKIE_SECURE`` still forces it either way.
+    """
+
+    user_class = SessionUser
+
+    def __init__(self) -> None:
+        super().__init__(
+            cookie_name="quart_blog_auth",
+            cookie_samesite="Lax",
+            cookie_http_only=True,
+            duration=int(REMEMBER_LIFETIME.total_seconds()),
+            mode="cookie",
+            salt="quart-blog auth cookie",
+        )
+
+    @property
+    def cookie_secure(self) -> bool:
+        """The Secure flag for this request's cookie (read from the app: each has its own)."""
+        if not has_request_context():
+            return True
+        forced = get_settings().cookie_secure
+        return request.is_secure if forced is None else forced
+
+    @cookie_secure.setter
+    def cookie_secure(self, _value: bool | None) -> None:
+        """Quart-Auth assigns its configured default here; the property above decides instead."""
+
+    async def after_request(self, response: Response) -> Response:
+        if self.cookie_secure and not request.is_secure:
+            # The operator forced Secure over plain HTTP (SESSION_COOKIE_SECURE=on behind a
+            # TLS proxy): Quart-Auth's warning about that would repeat on every login. The
+            # hook has no await, so the changed filter is seen by nothing else.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", "Secure cookies will be ignored", UserWarning)
+                return await super().after_request(response)
+        return await super().after_request(response)
+
+
+session_cookie = SessionCookie()

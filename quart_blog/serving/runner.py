@@ -1,0 +1,86 @@
+"""How one HTTP request runs: to completion, even when its client goes away.
+
+Quart cancels a request's handler as soon as the server reports ``http.disconnect``.
+A cancellation that lands inside a database call abandons SQLAlchemy's greenlet
+mid-statement: the pooled connection is invalidated and thrown away, and a
+traceback is logged. Database work is short, so finishing it and discarding the
+answer is cheaper and always clean.
+
+``RunToCompletion`` is plain ASGI middleware in front of Quart (its public
+``asgi_app``). Once the whole request body has arrived, it holds back a
+disconnect until the app has sent its answer, so Quart never cancels a handler
+that may be talking to the database. The request is *abandoned* instead: the
+callbacks registered with ``on_abandon`` run at once (a queued password hash is
+dropped: under a login storm, clients that gave up must not keep the CPU busy).
+A client that leaves while its body is still arriving is passed straight on:
+nothing has been read yet, and Quart's cancellation ends the wait for a body
+that will never come.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any, cast
+
+from hypercorn.typing import (
+    ASGIFramework,
+    ASGIReceiveCallable,
+    ASGIReceiveEvent,
+    ASGISendCallable,
+    ASGISendEvent,
+    Scope,
+)
+
+# The scope key holding a request's abandon callbacks (a list), set by ``RunToCompletion``.
+ABANDON_KEY = "quart_blog.abandon"
+
+
+def on_abandon(scope: dict[str, Any], callback: Callable[[], object]) -> None:
+    """Call ``callback`` if the client disconnects before the answer is sent."""
+    callbacks: list[Callable[[], object]] = scope.setdefault(ABANDON_KEY, [])
+    callbacks.append(callback)
+
+
+def abandon(scope: dict[str, Any]) -> None:
+    """Run (once) the callbacks of a request whose client has gone."""
+    callbacks: list[Callable[[], object]] = scope.pop(ABANDON_KEY, [])
+    for callback in callbacks:
+        callback()
+
+
+class RunToCompletion:
+    """ASGI middleware: a handler whose request body is complete is never cancelled."""
+
+    def __init__(self, app: ASGIFramework) -> None:
+        self.app = app
+
+    async def __call__(
+        self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        state = cast(dict[str, Any], scope)
+        body_complete = False
+        answered = asyncio.Event()
+
+        async def receive_holding_disconnect() -> ASGIReceiveEvent:
+            nonlocal body_complete
+            message = await receive()
+            if message["type"] == "http.request":
+                body_complete = not message.get("more_body", False)
+            elif message["type"] == "http.disconnect" and body_complete:
+                abandon(state)
+                await answered.wait()
+            return message
+
+        async def send_noting_the_end(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                answered.set()
+            await send(message)
+
+        try:
+            await self.app(scope, receive_holding_disconnect, send_noting_the_end)
+        finally:
+            answered.set()

@@ -1,0 +1,13 @@
+"""Every table of the app, so that ``Base.metadata`` knows them all (Alembic, tests).
+
+Each feature keeps its own models; importing this module loads them together.
+"""
+
+from quart_blog.accounts.models import AuthSession, User
+from quart_blog.db import Base
+from quart_blog.posts.models import Post
+from quart_blog.security.limit_stores import RateLimitEntry
+
+metadata = Base.metadata
+
+__all__ = ["AuthSession", "Base", "Post", "RateLimitEntry", "User", "metadata"]

@@ -1,1 +1,0 @@
-"""HTML blueprints, one per feature."""
