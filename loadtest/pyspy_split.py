@@ -17,8 +17,14 @@ from pathlib import Path
 LAYERS = [
     ("aiosqlite / sqlite3", ("aiosqlite/", "sqlite3/")),
     ("SQLAlchemy (+ greenlet)", ("sqlalchemy/", "greenlet")),
-    ("auth + session lookup", ("quart_auth/", "itsdangerous/", "quart_blog/accounts/sessions", "quart_blog/security/")),
-    ("validation + JSON", ("pydantic", "quart_schema/", "json/", "quart_blog/accounts/api", "quart_blog/posts/api")),
+    (
+        "auth + session lookup",
+        ("quart_auth/", "itsdangerous/", "quart_blog/accounts/sessions", "quart_blog/security/"),
+    ),
+    (
+        "validation + JSON",
+        ("pydantic", "quart_schema/", "json/", "quart_blog/accounts/api", "quart_blog/posts/api"),
+    ),
     ("Quart + Werkzeug + Jinja", ("quart/", "werkzeug/", "flask/", "jinja2/", "markupsafe/")),
     ("Hypercorn + h11 + event loop", ("hypercorn/", "h11/", "h2/", "asyncio/", "uvloop")),
     ("quart_blog (other)", ("quart_blog/",)),
