@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
@@ -81,7 +80,7 @@ def create_app(
             passes its ``--workers``); sizes the password-hashing pool.
     """
     try:
-        settings = Settings.from_env({**os.environ, **(overrides or {})})
+        settings = Settings.from_env(overrides=overrides)
     except ConfigError as error:
         if overrides is not None:
             raise

@@ -44,10 +44,15 @@ class Settings:
 
     @classmethod
     def from_env(
-        cls, environ: Mapping[str, str] | None = None, instance_path: Path | None = None
+        cls,
+        environ: Mapping[str, str] | None = None,
+        instance_path: Path | None = None,
+        *,
+        overrides: Mapping[str, str] | None = None,
     ) -> Settings:
-        """Parse the environment; raise ``ConfigError`` on the first bad value."""
-        env = os.environ if environ is None else environ
+        """Parse the environment (``os.environ`` by default, ``overrides`` winning over it);
+        raise ``ConfigError`` on the first bad value."""
+        env = {**(os.environ if environ is None else environ), **(overrides or {})}
         instance = instance_path or Path("instance")
         return cls(
             database_url=parse_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
