@@ -72,3 +72,24 @@ async def test_hashing_threads_run_below_the_event_loop() -> None:
         assert await hasher.run(thread_niceness) == thread_niceness() + HASH_THREAD_NICENESS
     finally:
         hasher.close()
+
+
+def test_hashing_threads_run_ten_below_whatever_their_worker_runs_at() -> None:
+    """Relative, not absolute: a worker started at nice 3 hashes at 13."""
+    hasher = PasswordHasher(4, threads=1)
+    seen: dict[str, int] = {}
+
+    def as_a_nicer_worker() -> None:
+        me = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, me, thread_niceness() + 3)
+        seen["worker"] = thread_niceness()
+        # The pool's first thread is created here, by this thread, and inherits its niceness.
+        seen["hashing"] = hasher.executor.submit(thread_niceness).result(timeout=10)
+
+    try:
+        worker = threading.Thread(target=as_a_nicer_worker)
+        worker.start()
+        worker.join(10)
+        assert seen["hashing"] == seen["worker"] + HASH_THREAD_NICENESS
+    finally:
+        hasher.close()
