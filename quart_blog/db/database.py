@@ -24,6 +24,8 @@ from quart_blog.db.engine import SQLITE_POOL_SIZE, create_engine
 EXTENSION_KEY = "quart_blog.db"
 # How long a successful health-check round trip vouches for the database (seconds).
 PING_FRESH_FOR = 0.5
+# How long shutdown waits for a health ping still on its way (seconds).
+PING_SHUTDOWN_WAIT = 2.0
 
 
 class Database:
@@ -99,9 +101,16 @@ class Database:
             await connection.close()
 
     async def dispose(self) -> None:
-        """Close every connection: let a ping in flight finish first, since it holds one."""
-        if self._ping is not None:
-            await asyncio.wait([self._ping])
+        """Close every connection: a ping in flight holds one, so it ends first.
+
+        It gets ``PING_SHUTDOWN_WAIT`` seconds to finish (a database that does not
+        answer must not hold up shutdown), then it is cancelled.
+        """
+        ping = self._ping
+        if ping is not None:
+            await asyncio.wait([ping], timeout=PING_SHUTDOWN_WAIT)
+            ping.cancel()
+            await asyncio.wait([ping])
         await self.engine.dispose()
 
 
