@@ -1,15 +1,22 @@
 """Benchmark quart-blog with wrk, optionally side by side with another server.
 
-    python loadtest/bench.py [--compare BASE_URL] [--conns 64,256,1024] [--duration 10]
+    python loadtest/bench.py [--compare flask|BASE_URL] [--peer DIR] [--rounds N]
+                             [--database sqlite|postgresql]
+                             [--conns 64,256,1024] [--duration 10]
                              [--scenarios health,read,write,mixed,login-storm,slow-clients]
                              [--out DIR] [--target BASE_URL]
                              [--storm-duration 30] [--probe-every 100]
 
-Starts ``quart-blog serve`` itself (fresh SQLite file, RATE_LIMITS=off, BCRYPT_ROUNDS=12)
-unless ``--target`` names a server that is already running, seeds users and posts through
-the JSON API, runs the wrk scenarios, prints a Markdown table and writes results.json.
-Needs the ``wrk`` binary; everything else is the standard library (plus passlib, when
-installed, to time one password check for the login storm's yardstick). Loopback only.
+Starts ``quart-blog serve`` itself (fresh database, RATE_LIMITS=off, BCRYPT_ROUNDS=12)
+unless ``--target`` names a server that is already running; ``--compare flask`` starts the
+Flask reference app (``PEER/serve.sh PORT``) too. Each of the ``--rounds`` starts the
+servers afresh on new databases (SQLite files, or PostgreSQL databases created and
+dropped with ``psql``), seeds users and posts through the JSON API and runs every wrk
+scenario, the servers interleaved and the one going first alternating by round. Each run
+records the server's process-tree CPU (from /proc). Prints Markdown tables (every run, and
+medians over the rounds) and writes results.json. Needs the ``wrk`` binary; everything else
+is the standard library (plus passlib, when installed, to time one password check for the
+login storm's yardstick). Loopback only.
 """
 
 from __future__ import annotations
@@ -20,7 +27,9 @@ import os
 import platform
 import resource
 import selectors
+import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -30,7 +39,15 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from blogclient import Api, BenchError, User, check_loopback_url, count_all, seed, wait_until_fast
-from procs import BCRYPT_ROUNDS, ProcessSet, start_quart_blog
+from procs import (
+    BCRYPT_ROUNDS,
+    REPO_ROOT,
+    Databases,
+    ProcessSet,
+    TreeCpu,
+    start_peer,
+    start_quart_blog,
+)
 from wrkrun import (
     WRK_TIMEOUT_S,
     finish_wrk,
@@ -54,6 +71,15 @@ STEADY_SKIP_S = 3  # login-storm: seconds of start-up left out of the steady rat
 SLOW_ROUNDS = 2  # slow-clients: alone/with pairs, run in turn
 SETTLE_LIMIT_S = 60.0
 HERE = Path(__file__).resolve().parent
+DEFAULT_PEER = REPO_ROOT.parent / "shared" / "peers" / "flask_seed"
+MAX_ROUNDS = 20
+PG_SERVER = "postgres@127.0.0.1:5432"
+# (key in run_metrics, column heading, decimals, heading of ours/theirs of the medians or "")
+SUMMARY_METRICS = (
+    ("ok_rps", "2xx/s", 1, "2xx/s ratio"),
+    ("p99_ms", "p99 ms", 2, "p99 ratio"),
+    ("cpu_ms_per_request", "CPU ms/req", 3, ""),
+)
 
 
 @dataclass
@@ -65,12 +91,40 @@ class Target:
     users: list[User] = field(default_factory=list)
     users_file: Path | None = None
     seed_s: float = 0.0
+    proc: subprocess.Popen[Any] | None = None  # set when the bench started the server
+    cpu: TreeCpu | None = None
+    database: str = ""
+    pg_name: str = ""  # the PostgreSQL database created for it, dropped after its round
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     """Command-line options (see the module docstring)."""
     p = argparse.ArgumentParser(description="wrk benchmark for quart-blog")
-    p.add_argument("--compare", metavar="BASE_URL", help="also benchmark this running server")
+    p.add_argument(
+        "--compare",
+        metavar="flask|BASE_URL",
+        help="also benchmark the Flask reference app (started fresh each round) "
+        "or this running server",
+    )
+    p.add_argument(
+        "--peer",
+        type=Path,
+        default=DEFAULT_PEER,
+        metavar="DIR",
+        help="the Flask reference app's folder, with serve.sh (default: %(default)s)",
+    )
+    p.add_argument(
+        "--rounds",
+        type=int,
+        help="times the whole scenario list runs, servers restarted on fresh databases "
+        "(default: 3 with --compare, else 1)",
+    )
+    p.add_argument(
+        "--database",
+        choices=("sqlite", "postgresql"),
+        default="sqlite",
+        help=f"database of the servers the bench starts (postgresql: {PG_SERVER})",
+    )
     p.add_argument("--target", metavar="BASE_URL", help="benchmark this running server instead")
     p.add_argument("--conns", default="64,256,1024", help="comma-separated connection counts")
     p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
@@ -108,7 +162,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         p.error("--storm-duration must be 5..600 s")
     if not 0 <= args.probe_every <= 10_000:
         p.error("--probe-every must be 0..10000 ms")
-    for url in (args.compare, args.target):
+    if args.rounds is None:
+        args.rounds = 3 if args.compare else 1
+    if not 1 <= args.rounds <= MAX_ROUNDS:
+        p.error(f"--rounds must be 1..{MAX_ROUNDS}")
+    args.peer = args.peer.resolve()
+    if args.compare == "flask" and not (args.peer / "serve.sh").is_file():
+        p.error(f"--peer {args.peer}: no serve.sh there")
+    if args.database == "postgresql" and shutil.which("psql") is None:
+        p.error("--database postgresql needs the psql client on PATH")
+    for url in (None if args.compare == "flask" else args.compare, args.target):
         if url:
             try:
                 check_loopback_url(url)
@@ -164,6 +227,7 @@ class Bench:
         self.raw = out / "raw"
         self.raw.mkdir(parents=True, exist_ok=True)
         self.runs: list[dict[str, Any]] = []
+        self.round = 1
 
     # -- set-up ---------------------------------------------------------------
 
@@ -171,7 +235,7 @@ class Bench:
         """Seed users and posts on ``target`` and write its users file for wrk."""
         print(f"[{target.name}] seeding {self.args.users} users x {self.args.posts} posts ...")
         target.users, target.seed_s = seed(target.api, self.args.users, self.args.posts)
-        target.users_file = self.out / f"users-{target.name}.lua"
+        target.users_file = self.out / f"users-{target.name}-r{self.round}.lua"
         write_users_file(target.users, target.users_file)
         print(f"[{target.name}] seeded in {target.seed_s:.1f} s")
 
@@ -181,11 +245,17 @@ class Bench:
 
     # -- scenarios ------------------------------------------------------------
 
+    def raw_path(self, target: Target, tag: str, conns: int) -> Path:
+        """Where one wrk run's command and output are kept."""
+        return self.raw / f"r{self.round}-{target.name}-{tag}-c{conns}.txt"
+
     def wrk(self, target: Target, script: str, conns: int, tag: str) -> dict[str, Any]:
-        """One wrk run of ``script`` against ``target``."""
+        """One wrk run of ``script`` against ``target``, with the server's CPU meanwhile."""
         cmd = wrk_command(script, target.api.base_url, conns, self.args.duration, target.users_file)
-        raw = self.raw / f"{target.name}-{tag}-c{conns}.txt"
-        return run_wrk(self.procs, cmd, self.args.duration, raw)
+        before = cpu_seconds(target)
+        rec = run_wrk(self.procs, cmd, self.args.duration, self.raw_path(target, tag, conns))
+        rec.update(cpu_record(target, before, rec["requests"]))
+        return rec
 
     def run(self, target: Target, scenario: str, conns: int) -> list[dict[str, Any]]:
         """Run one scenario at one connection count; return its records."""
@@ -202,7 +272,7 @@ class Bench:
                 records[0]["notes"] = mixed_notes(records[0])
         for rec in records:
             rec.setdefault("phase", "")
-            rec.update(target=target.name, scenario=scenario, conns=conns)
+            rec.update(target=target.name, scenario=scenario, conns=conns, round=self.round)
         if "drain_s" not in records[-1]:
             records[-1]["drain_s"] = self.settle(target)
         return records
@@ -232,6 +302,7 @@ class Bench:
             script_args=(str(self.args.probe_every),),
         )
         overflows = listen_overflows()
+        cpu_before = cpu_seconds(target)
         started = time.time()
         main_proc = start_wrk(self.procs, main_cmd)
         time.sleep(min(1.0, d / 4))
@@ -239,12 +310,12 @@ class Bench:
             self.procs,
             start_wrk(self.procs, probe_cmd),
             d + 30,
-            self.raw / f"{target.name}-login-storm-probe-c{conns}.txt",
+            self.raw_path(target, "login-storm-probe", conns),
         )
-        rec = finish_wrk(
-            self.procs, main_proc, d + 30, self.raw / f"{target.name}-login-storm-c{conns}.txt"
-        )
+        rec = finish_wrk(self.procs, main_proc, d + 30, self.raw_path(target, "login-storm", conns))
         rec["listen_overflows"] = listen_overflows() - overflows
+        # CPU per request over both wrks: the server answered the probes too.
+        rec.update(cpu_record(target, cpu_before, rec["requests"] + probe["requests"]))
         logins = rec["status"].get("200", 0) / rec["seconds"]
         rec["logins_per_s"] = round(logins, 1)
         steady = steady_rate(rec["counters"], started, d)
@@ -346,6 +417,21 @@ def read_tagged_line(proc: subprocess.Popen[str], tag: str, limit_s: float) -> A
     return None
 
 
+def cpu_seconds(target: Target) -> float | None:
+    """The server's process-tree CPU seconds so far; None when the bench did not start it."""
+    return target.cpu.sample() if target.cpu is not None else None
+
+
+def cpu_record(target: Target, before: float | None, requests: int) -> dict[str, float | None]:
+    """``cpu_s`` used by the server since ``before`` and ``cpu_ms_per_request`` answered."""
+    after = cpu_seconds(target)
+    if before is None or after is None:
+        return {"cpu_s": None, "cpu_ms_per_request": None}
+    cpu_s = after - before
+    per_request = round(1000 * cpu_s / requests, 3) if requests else None
+    return {"cpu_s": round(cpu_s, 3), "cpu_ms_per_request": per_request}
+
+
 def mixed_notes(rec: dict[str, Any]) -> str:
     """Requests sent per kind vs the answers that mean success."""
     c, s = rec["counters"], rec["status"]
@@ -363,17 +449,18 @@ def ok_rps(rec: dict[str, Any]) -> float:
 
 
 def ratios(runs: list[dict[str, Any]], ours: str, theirs: str) -> list[dict[str, Any]]:
-    """ours/theirs per scenario, phase and connection count (2xx/s and p99)."""
-    index = {(r["target"], r["scenario"], r["phase"], r["conns"]): r for r in runs}
+    """ours/theirs per round, scenario, phase and connection count (2xx/s and p99)."""
+    index = {(r["round"], r["target"], r["scenario"], r["phase"], r["conns"]): r for r in runs}
     rows = []
-    for (name, scenario, phase, conns), mine in index.items():
-        other = index.get((theirs, scenario, phase, conns))
+    for (round_no, name, scenario, phase, conns), mine in index.items():
+        other = index.get((round_no, theirs, scenario, phase, conns))
         if name != ours or other is None:
             continue
         a, b = ok_rps(mine), ok_rps(other)
         pa, pb = mine["latency_ms"]["p99"], other["latency_ms"]["p99"]
         rows.append(
             {
+                "round": round_no,
                 "scenario": scenario + (f" ({phase})" if phase else ""),
                 "conns": conns,
                 "ours_ok_rps": round(a, 1),
@@ -387,6 +474,63 @@ def ratios(runs: list[dict[str, Any]], ours: str, theirs: str) -> list[dict[str,
     return rows
 
 
+def run_metrics(rec: dict[str, Any]) -> dict[str, float | None]:
+    """The figures the summary compares: 2xx/s, p99 ms and CPU ms per request."""
+    return {
+        "ok_rps": round(ok_rps(rec), 1),
+        "p99_ms": rec["latency_ms"]["p99"],
+        "cpu_ms_per_request": rec.get("cpu_ms_per_request"),
+    }
+
+
+def spread(values: list[float], digits: int) -> dict[str, float] | None:
+    """Median, min and max of ``values`` (None when there are none)."""
+    if not values:
+        return None
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": min(values),
+        "max": max(values),
+        "n": len(values),
+    }
+
+
+def median_ratio(servers: dict[str, dict[str, Any]], ours: str, theirs: str, key: str) -> Any:
+    """ours/theirs of the medians of ``key``; None when either is missing or zero."""
+    a, b = servers.get(ours, {}).get(key), servers.get(theirs, {}).get(key)
+    return round(a["median"] / b["median"], 2) if a and b and b["median"] else None
+
+
+def summary(runs: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]]:
+    """Per scenario, phase and conns: each server's median (min-max) over the rounds."""
+    groups: dict[tuple[str, str, int], dict[str, list[dict[str, float | None]]]] = {}
+    for r in runs:
+        by_name = groups.setdefault((r["scenario"], r["phase"], r["conns"]), {})
+        by_name.setdefault(r["target"], []).append(run_metrics(r))
+    rows = []
+    for (scenario, phase, conns), by_name in groups.items():
+        servers = {
+            name: {
+                key: spread([v for m in by_name[name] if (v := m[key]) is not None], digits)
+                for key, _, digits, _ in SUMMARY_METRICS
+            }
+            for name in names
+            if name in by_name
+        }
+        row: dict[str, Any] = {
+            "scenario": scenario + (f" ({phase})" if phase else ""),
+            "conns": conns,
+            "rounds": max(len(v) for v in by_name.values()),
+            "servers": servers,
+        }
+        if len(names) == 2:
+            for key, _, _, ratio_label in SUMMARY_METRICS:
+                if ratio_label:
+                    row[f"ratio_{key}"] = median_ratio(servers, names[0], names[1], key)
+        rows.append(row)
+    return rows
+
+
 def cell(value: Any) -> str:
     """A table cell: "-" for missing values, thousands separators for big numbers."""
     if value is None or value == "":
@@ -396,32 +540,75 @@ def cell(value: Any) -> str:
     return str(value)
 
 
-def markdown(runs: list[dict[str, Any]], ratio_rows: list[dict[str, Any]]) -> str:
-    """The results as Markdown tables."""
-    head = "| target | scenario | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | "
-    head += "sock err c/r/w/t | listen ovf | drain s | notes |"
-    lines = [head, "|" + "---|" * 12]
+def spread_cell(stats: dict[str, float] | None) -> str:
+    """``median (min-max)``, or the value alone when the rounds agree or there is one."""
+    if stats is None:
+        return "-"
+    if stats["min"] == stats["max"]:
+        return cell(stats["median"])
+    return f"{cell(stats['median'])} ({cell(stats['min'])}-{cell(stats['max'])})"
+
+
+def summary_markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
+    """The summary as a Markdown table, ours/theirs of the medians after each pair."""
+    head = ["scenario", "conns", "rounds"]
+    for _, label, _, ratio_label in SUMMARY_METRICS:
+        head += [f"{name} {label}" for name in names]
+        if len(names) == 2 and ratio_label:
+            head.append(ratio_label)
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for x in rows:
+        cells = [x["scenario"], str(x["conns"]), str(x["rounds"])]
+        for key, _, _, ratio_label in SUMMARY_METRICS:
+            cells += [spread_cell(x["servers"].get(name, {}).get(key)) for name in names]
+            if len(names) == 2 and ratio_label:
+                cells.append(cell(x[f"ratio_{key}"]))
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown(
+    runs: list[dict[str, Any]],
+    ratio_rows: list[dict[str, Any]],
+    summary_rows: list[dict[str, Any]],
+    names: list[str],
+) -> str:
+    """The results as Markdown tables: every run, ours/theirs per round, the summary."""
+    head = "| round | target | scenario | conns | req/s | p50 ms | p99 ms | max ms | non-2xx | "
+    head += "sock err c/r/w/t | listen ovf | CPU ms/req | drain s | notes |"
+    lines = [head, "|" + "---|" * 14]
     for r in runs:
         e, lat = r["socket_errors"], r["latency_ms"]
         name = r["scenario"] + (f" ({r['phase']})" if r["phase"] else "")
         lines.append(
-            f"| {r['target']} | {name} | {r['conns']} | {cell(r['rps'])} | {cell(lat['p50'])} | "
-            f"{cell(lat['p99'])} | {cell(lat['max'])} | {r['non_2xx']} | "
+            f"| {r['round']} | {r['target']} | {name} | {r['conns']} | {cell(r['rps'])} | "
+            f"{cell(lat['p50'])} | {cell(lat['p99'])} | {cell(lat['max'])} | {r['non_2xx']} | "
             f"{e['connect']}/{e['read']}/{e['write']}/{e['timeout']} | "
-            f"{cell(r.get('listen_overflows'))} | {cell(r.get('drain_s'))} | "
-            f"{cell(r.get('notes'))} |"
+            f"{cell(r.get('listen_overflows'))} | {cell(r.get('cpu_ms_per_request'))} | "
+            f"{cell(r.get('drain_s'))} | {cell(r.get('notes'))} |"
         )
     if ratio_rows:
-        lines += ["", "| scenario | conns | ours 2xx/s | theirs 2xx/s | ratio | ours p99 ms | "]
-        lines[-1] += "theirs p99 ms | p99 ratio |"
-        lines.append("|" + "---|" * 8)
+        lines += ["", "| round | scenario | conns | ours 2xx/s | theirs 2xx/s | ratio | "]
+        lines[-1] += "ours p99 ms | theirs p99 ms | p99 ratio |"
+        lines.append("|" + "---|" * 9)
         for x in ratio_rows:
             lines.append(
-                f"| {x['scenario']} | {x['conns']} | {cell(x['ours_ok_rps'])} | "
+                f"| {x['round']} | {x['scenario']} | {x['conns']} | {cell(x['ours_ok_rps'])} | "
                 f"{cell(x['theirs_ok_rps'])} | {cell(x['ratio_ok_rps'])} | "
                 f"{cell(x['ours_p99_ms'])} | {cell(x['theirs_p99_ms'])} | {cell(x['ratio_p99'])} |"
             )
+    if summary_rows:
+        lines += ["", summary_title(summary_rows, names), "", summary_markdown(summary_rows, names)]
     return "\n".join(lines)
+
+
+def summary_title(rows: list[dict[str, Any]], names: list[str]) -> str:
+    """The line above the summary table saying what its cells are."""
+    rounds = max(x["rounds"] for x in rows)
+    text = f"Summary: median over {rounds} round(s), (min-max) of the rounds in brackets"
+    if len(names) == 2:
+        text += f"; ratio = {names[0]}/{names[1]} of the medians"
+    return text + "; CPU = the server's whole process tree per request answered."
 
 
 def machine_info() -> dict[str, Any]:
@@ -452,63 +639,151 @@ def _on_sigterm(signum: int, frame: object) -> NoReturn:
     raise KeyboardInterrupt
 
 
-def execute(args: argparse.Namespace, out: Path, procs: ProcessSet) -> dict[str, Any]:
-    """Start/seed the targets, run every scenario (targets interleaved), build the results."""
-    bench = Bench(args, out, procs)
-    targets: list[Target] = []
+def fresh_database(
+    args: argparse.Namespace, dbs: Databases, prefix: str, driver: str, round_no: int
+) -> tuple[str | None, str]:
+    """(DATABASE_URL, name of the database created) for one server; (None, "") on SQLite."""
+    if args.database != "postgresql":
+        return None, ""
+    name = f"bench_{prefix}_{os.getpid()}_{round_no}"
+    dbs.create(name)
+    return f"postgresql+{driver}://{PG_SERVER}/{name}", name
+
+
+def start_ours(
+    args: argparse.Namespace, workdir: Path, procs: ProcessSet, dbs: Databases, round_no: int
+) -> Target:
+    """Start quart-blog on a fresh database (its ``serve`` applies the migrations)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    url_db, pg_name = fresh_database(args, dbs, "quart", "asyncpg", round_no)
+    url, proc = start_quart_blog(procs, workdir, workers=args.workers, database_url=url_db)
+    print(f"[quart-blog] serving on {url} (log: {workdir / 'server.log'})")
+    database = url_db or f"sqlite+aiosqlite:///{workdir / 'blog.db'}"
+    cpu = TreeCpu(proc.pid)
+    return Target("quart-blog", Api(url), proc=proc, cpu=cpu, database=database, pg_name=pg_name)
+
+
+def start_flask(
+    args: argparse.Namespace, workdir: Path, procs: ProcessSet, dbs: Databases, round_no: int
+) -> Target:
+    """Start the Flask reference app on a fresh database (``serve.sh`` creates the tables)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    url_db, pg_name = fresh_database(args, dbs, "peer", "psycopg", round_no)
+    url, proc = start_peer(procs, args.peer, workdir, database_url=url_db)
+    print(f"[flask] serving on {url} (log: {workdir / 'server.log'})")
+    database = url_db or f"sqlite:///{workdir / 'instance' / 'blog.db'}"
+    cpu = TreeCpu(proc.pid)
+    return Target("flask", Api(url), proc=proc, cpu=cpu, database=database, pg_name=pg_name)
+
+
+def start_targets(
+    args: argparse.Namespace, workdir: Path, procs: ProcessSet, dbs: Databases, round_no: int
+) -> list[Target]:
+    """This round's servers: ours (started unless ``--target``), then the one compared."""
     if args.target:
-        targets.append(Target("target", Api(args.target)))
+        targets = [Target("target", Api(args.target))]
     else:
-        url = start_quart_blog(procs, out, workers=args.workers)
-        print(f"[quart-blog] serving on {url} (log: {out / 'server.log'})")
-        targets.append(Target("quart-blog", Api(url)))
-    if args.compare:
+        targets = [start_ours(args, workdir / "quart-blog", procs, dbs, round_no)]
+    if args.compare == "flask":
+        targets.append(start_flask(args, workdir / "flask", procs, dbs, round_no))
+    elif args.compare:
         targets.append(Target("compare", Api(args.compare)))
-    needs_users = set(args.scenarios) - {"health"}
+    return targets
+
+
+def stop_targets(targets: list[Target], procs: ProcessSet, dbs: Databases) -> None:
+    """Stop the servers the bench started for this round, then drop their databases."""
     for target in targets:
-        if needs_users:
+        if target.proc is not None:
+            procs.stop(target.proc)
+    for target in targets:
+        if target.pg_name:
+            dbs.drop(target.pg_name)
+
+
+def run_round(bench: Bench, targets: list[Target]) -> None:
+    """Seed ``targets`` and run every scenario on each, in this order, per connection count."""
+    if set(bench.args.scenarios) - {"health"}:
+        for target in targets:
             bench.prepare(target)
-    for scenario in args.scenarios:
-        conn_list = [SLOW_READ_CONNS] if scenario == "slow-clients" else args.conns
+    for scenario in bench.args.scenarios:
+        conn_list = [SLOW_READ_CONNS] if scenario == "slow-clients" else bench.args.conns
         for conns in conn_list:
             for target in targets:
-                print(f"[{target.name}] {scenario} c={conns} ...", flush=True)
+                print(f"[{target.name}] r{bench.round} {scenario} c={conns} ...", flush=True)
                 bench.runs += bench.run(target, scenario, conns)
+
+
+def round_info(round_no: int, targets: list[Target]) -> dict[str, Any]:
+    """What results.json keeps about one round: who went first, URLs, PIDs, databases."""
+    return {
+        "round": round_no,
+        "order": [t.name for t in targets],
+        "targets": {
+            t.name: {
+                "url": t.api.base_url,
+                "pid": t.proc.pid if t.proc is not None else None,
+                "database": t.database or None,
+                "seed_s": round(t.seed_s, 1),
+                "users": len(t.users),
+            }
+            for t in targets
+        },
+    }
+
+
+def execute(
+    args: argparse.Namespace, out: Path, procs: ProcessSet, dbs: Databases
+) -> dict[str, Any]:
+    """Per round: fresh servers, seed, every scenario (servers interleaved); build the results."""
+    started = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    bench = Bench(args, out, procs)
+    rounds: list[dict[str, Any]] = []
+    names: list[str] = []
+    for round_no in range(1, args.rounds + 1):
+        bench.round = round_no
+        targets = start_targets(args, out / f"r{round_no}", procs, dbs, round_no)
+        names = [t.name for t in targets]
+        order = targets if round_no % 2 else targets[::-1]  # who goes first alternates
+        print(f"== round {round_no}/{args.rounds}: {' then '.join(t.name for t in order)} ==")
+        run_round(bench, order)
+        stop_targets(targets, procs, dbs)
+        rounds.append(round_info(round_no, order))
     ceiling = login_ceiling() if "login-storm" in args.scenarios else None
     if ceiling is not None:
         yardstick = f"{ceiling['cores']} cores ÷ {ceiling['verify_s']} s"
         for rec in bench.runs:
-            if rec["scenario"] == "login-storm" and rec["target"] == targets[0].name:
+            if rec["scenario"] == "login-storm" and rec["target"] == names[0]:
                 steady = rec["steady_logins_per_s"]
                 rate = rec["logins_per_s"] if steady is None else steady
                 rec["of_ceiling_pct"] = round(100 * rate / ceiling["per_s"], 1)
                 rec["notes"] += f"; {rec['of_ceiling_pct']:.0f} % of {yardstick}"
-    ratio_rows = ratios(bench.runs, targets[0].name, targets[1].name) if args.compare else []
     return {
-        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "started": started,
+        "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": machine_info(),
         "config": {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        "targets": {
-            t.name: {"url": t.api.base_url, "seed_s": round(t.seed_s, 1), "users": len(t.users)}
-            for t in targets
-        },
+        "names": names,
+        "rounds": rounds,
         "login_ceiling": ceiling,
         "runs": bench.runs,
-        "ratios": ratio_rows,
+        "ratios": ratios(bench.runs, names[0], names[1]) if len(names) == 2 else [],
+        "summary": summary(bench.runs, names),
     }
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point: run, print the table and the results path; always clean up."""
+    """Entry point: run, print the tables and the results path; always clean up."""
     args = parse_args(argv)
     out = args.out or Path(tempfile.mkdtemp(prefix="quart-blog-bench-"))
     out.mkdir(parents=True, exist_ok=True)
     procs = ProcessSet()
+    dbs = Databases()
     signal.signal(signal.SIGTERM, _on_sigterm)
     signal.signal(signal.SIGINT, signal.default_int_handler)  # even if started with it ignored
     raise_fd_limit()
     try:
-        results = execute(args, out, procs)
+        results = execute(args, out, procs, dbs)
     except KeyboardInterrupt:
         print("interrupted; stopping everything started", file=sys.stderr)
         return 130
@@ -517,11 +792,13 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         procs.stop_all()
+        dbs.drop_all()
         if not args.keep_data:
             for path in out.glob("users-*.lua"):
                 path.unlink()
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    table = markdown(results["runs"], results["ratios"])
+    names = results["names"]
+    table = markdown(results["runs"], results["ratios"], results["summary"], names)
     (out / "results.md").write_text(table + "\n")
     print("\n" + table + "\n")
     print(f"results: {out / 'results.json'}")

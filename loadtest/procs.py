@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -100,17 +101,22 @@ class ProcessSet:
 
 
 def start_quart_blog(
-    procs: ProcessSet, workdir: Path, workers: int = 2, wait_s: float = 60.0
-) -> str:
-    """Start ``python -m quart_blog serve`` on a free port with a fresh SQLite file.
+    procs: ProcessSet,
+    workdir: Path,
+    workers: int = 2,
+    wait_s: float = 60.0,
+    database_url: str | None = None,
+) -> tuple[str, subprocess.Popen[Any]]:
+    """Start ``python -m quart_blog serve`` on a free port (its ``serve`` applies migrations).
 
-    Returns its base URL; the output goes to ``workdir/server.log``. Raises RuntimeError when
+    ``database_url`` defaults to a fresh SQLite file ``workdir/blog.db``. Returns the base URL
+    and the process; the output goes to ``workdir/server.log``. Raises RuntimeError when
     /healthz is not 200 within ``wait_s`` seconds or the server exits early.
     """
     port = free_port()
     env = dict(os.environ)
     env.update(
-        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / 'blog.db'}",
+        DATABASE_URL=database_url or f"sqlite+aiosqlite:///{workdir / 'blog.db'}",
         RATE_LIMITS="off",
         SECRET_KEY="loadtest-fixed-secret-key-not-for-production",
         BCRYPT_ROUNDS=str(BCRYPT_ROUNDS),
@@ -120,15 +126,65 @@ def start_quart_blog(
     log = workdir / "server.log"
     with log.open("wb") as log_file:
         proc = procs.spawn(cmd, cwd=REPO_ROOT, env=env, stdout=log_file, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+    wait_healthy(proc, port, wait_s, "quart-blog", log)
+    return f"http://127.0.0.1:{port}", proc
+
+
+def peer_venv() -> Path:
+    """The virtualenv the peer's ``serve.sh`` uses (and builds when it is missing)."""
+    default = Path(os.environ.get("TMPDIR") or "/tmp") / "flask_seed-venv"
+    return Path(os.environ.get("PEER_VENV") or default)
+
+
+def start_peer(
+    procs: ProcessSet,
+    peer_dir: Path,
+    workdir: Path,
+    database_url: str | None = None,
+    wait_s: float | None = None,
+) -> tuple[str, subprocess.Popen[Any]]:
+    """Start the Flask reference app with ``PEER_DIR/serve.sh PORT`` on a fresh database.
+
+    ``database_url`` defaults to a fresh SQLite file in ``workdir/instance`` (FRESH_DB=1
+    as well). ``serve.sh`` execs gunicorn, so the process is gunicorn's master. The first
+    start builds the peer's virtualenv, so the default wait is 600 s then, else 60 s.
+    """
+    port = free_port()
+    instance = workdir / "instance"
+    instance.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env.update(
+        FRESH_DB="1",
+        BLOG_INSTANCE_PATH=str(instance),
+        DATABASE_URL=database_url or f"sqlite:///{instance / 'blog.db'}",
+    )
+    if wait_s is None:
+        wait_s = 60.0 if (peer_venv() / "bin" / "gunicorn").exists() else 600.0
+    log = workdir / "server.log"
+    with log.open("wb") as log_file:
+        proc = procs.spawn(
+            [str(peer_dir / "serve.sh"), str(port)],
+            cwd=peer_dir,
+            env=env,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    wait_healthy(proc, port, wait_s, "peer", log)
+    return f"http://127.0.0.1:{port}", proc
+
+
+def wait_healthy(
+    proc: subprocess.Popen[Any], port: int, wait_s: float, name: str, log: Path
+) -> None:
+    """Wait (at most ``wait_s``) for /healthz on 127.0.0.1:PORT; RuntimeError if not 200."""
     deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"quart-blog exited with {proc.returncode}; see {log}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}; see {log}")
         if _healthz_ok(port):
-            return url
+            return
         time.sleep(0.25)
-    raise RuntimeError(f"quart-blog: /healthz not 200 after {wait_s:.0f} s; see {log}")
+    raise RuntimeError(f"{name}: /healthz not 200 after {wait_s:.0f} s; see {log}")
 
 
 def _healthz_ok(port: int) -> bool:
@@ -141,3 +197,101 @@ def _healthz_ok(port: int) -> bool:
         return False
     finally:
         conn.close()
+
+
+def _cpu_stat(pid: int) -> tuple[str, int] | None:
+    """(start time, utime + stime in clock ticks) of ``pid`` from /proc/PID/stat."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return fields[19], int(fields[11]) + int(fields[12])
+
+
+def tree_pids(root: int, limit: int = 10_000) -> list[int]:
+    """``root`` and its living descendants, from /proc/PID/task/*/children."""
+    found, frontier = {root: None}, [root]
+    while frontier and len(found) < limit:
+        parent = frontier.pop()
+        try:
+            tasks = list(Path(f"/proc/{parent}/task").iterdir())
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+            for child in children:
+                if child not in found:
+                    found[child] = None
+                    frontier.append(child)
+    return list(found)
+
+
+class TreeCpu:
+    """CPU seconds used by a process and all its descendants, as far as /proc has seen them.
+
+    A process that exits keeps its last sampled figure (``seen``: pid → (start time,
+    ticks)); a PID reused by a new process moves the old one's ticks to ``retired``.
+    """
+
+    def __init__(self, root: int) -> None:
+        self.root = root
+        self.seen: dict[int, tuple[str, int]] = {}
+        self.retired = 0
+        self.hz = os.sysconf("SC_CLK_TCK")
+
+    def sample(self) -> float:
+        """Read the tree now; return its total CPU seconds (exited processes included)."""
+        for pid in tree_pids(self.root):
+            stat = _cpu_stat(pid)
+            if stat is None:
+                continue
+            old = self.seen.get(pid)
+            if old is not None and old[0] != stat[0]:
+                self.retired += old[1]
+            self.seen[pid] = stat
+        return (self.retired + sum(ticks for _, ticks in self.seen.values())) / self.hz
+
+
+class Databases:
+    """PostgreSQL databases created for the bench (127.0.0.1:5432, user postgres, trust auth)."""
+
+    def __init__(self, timeout_s: float = 60.0) -> None:
+        self.names: list[str] = []
+        self.timeout_s = timeout_s
+
+    def psql(self, sql: str) -> None:
+        """Run one statement with ``psql`` (bounded); RuntimeError when it fails."""
+        cmd = ["psql", "-h", "127.0.0.1", "-p", "5432", "-U", "postgres", "-d", "postgres"]
+        cmd += ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c", sql]
+        env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+        try:
+            done = subprocess.run(
+                cmd, capture_output=True, text=True, timeout=self.timeout_s, env=env, check=False
+            )
+        except subprocess.TimeoutExpired as exc:
+            raise RuntimeError(f"psql {sql!r}: no answer after {self.timeout_s:.0f} s") from exc
+        if done.returncode != 0:
+            raise RuntimeError(f"psql {sql!r}: {done.stderr.strip() or done.returncode}")
+
+    def create(self, name: str) -> None:
+        """Create the empty database ``name`` (remembered first, so it is dropped in any case)."""
+        if not re.fullmatch(r"[a-z_][a-z0-9_]{0,62}", name):
+            raise RuntimeError(f"bad database name {name!r}")
+        self.names.append(name)
+        self.psql(f'CREATE DATABASE "{name}"')
+
+    def drop(self, name: str) -> None:
+        """Drop ``name`` (closing any connection left to it); a failure is only printed."""
+        self.names = [n for n in self.names if n != name]
+        try:
+            self.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        except (RuntimeError, OSError) as exc:
+            print(f"bench: could not drop database {name}: {exc}", file=sys.stderr)
+
+    def drop_all(self) -> None:
+        """Drop every database still remembered."""
+        for name in list(self.names):
+            self.drop(name)
