@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -191,3 +192,26 @@ async def test_returning_statements_count_every_row(engine: AsyncEngine) -> None
         assert deleted.rowcount == 3
         await connection.commit()
     assert await names(engine) == []
+
+
+def aiosqlite_threads() -> list[threading.Thread]:
+    return [
+        thread
+        for thread in threading.enumerate()
+        if thread.name.endswith("(_connection_worker_thread)") and thread.is_alive()
+    ]
+
+
+async def test_a_failed_open_leaves_no_thread_behind(tmp_path: Path) -> None:
+    """aiosqlite stops its thread after a failed open without waiting; the driver waits, so
+    the thread cannot report to this test's loop after it has closed."""
+    before = aiosqlite_threads()
+    # A directory is no database file: SQLite cannot open it.
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path}")
+    try:
+        with pytest.raises(OperationalError):
+            async with engine.connect():
+                pass
+        assert aiosqlite_threads() == before  # already ended: no join, no sleep here
+    finally:
+        await engine.dispose()

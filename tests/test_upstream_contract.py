@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import threading
 from importlib.metadata import version
 from pathlib import Path
 
@@ -51,6 +52,15 @@ def test_aiosqlite_runs_a_function_on_its_worker_thread() -> None:
         "aiosqlite Connection._conn (the sqlite3 connection) is gone"
     )
     assert isinstance(inspect.getattr_static(aiosqlite.Connection, "in_transaction"), property)
+    unstarted = aiosqlite.Connection(lambda: None, 64)  # type: ignore[arg-type, return-value]
+    assert isinstance(unstarted._thread, threading.Thread), (
+        "aiosqlite Connection._thread (joined after a failed open) is gone"
+    )
+    assert not unstarted._thread.is_alive()
+    assert "self.stop()" in inspect.getsource(aiosqlite.Connection._connect), (
+        "aiosqlite's failed open no longer stops its thread the same way: re-check "
+        "AsyncAdapt_onehop_dbapi.connect, which waits for that thread"
+    )
 
 
 async def test_aiosqlite_execute_runs_on_the_worker_thread(tmp_path: Path) -> None:

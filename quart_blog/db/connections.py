@@ -24,8 +24,9 @@ Two speed-ups live here, each measured (docs/PERFORMANCE.md):
 Private API used, each asserted by ``tests/test_upstream_contract.py``; both libraries are
 pinned exactly (``pyproject.toml``), and a new version means re-checking this module:
 
-- aiosqlite 0.22.1: ``Connection._execute(fn, *args)`` (queue ``fn`` on the worker thread)
-  and ``Connection._conn`` (the sqlite3 connection, read only on that thread).
+- aiosqlite 0.22.1: ``Connection._execute(fn, *args)`` (queue ``fn`` on the worker thread),
+  ``Connection._conn`` (the sqlite3 connection, read only on that thread) and
+  ``Connection._thread`` (joined after a failed open; see ``AsyncAdapt_onehop_dbapi.connect``).
 - SQLAlchemy 2.1.9: the pool's ``_queue_class`` and ``sqlalchemy.util.queue.AsyncAdaptedQueue``;
   ``sqlalchemy.util.concurrency.await_``; the aiosqlite adapter classes of
   ``dialects/sqlite/aiosqlite.py`` and ``connectors/asyncio.py`` (``_execute_async``,
@@ -58,6 +59,9 @@ from quart_blog.db.writers import WriterQueue, starts_write
 
 if TYPE_CHECKING:
     from sqlalchemy.engine.interfaces import _DBAPICursorDescription
+
+# How long a failed open waits for aiosqlite's worker thread to stop (seconds).
+THREAD_STOP_TIMEOUT = 10.0
 
 # (description, rows, rowcount, lastrowid, in_transaction) of one finished statement.
 _Outcome = tuple[Any, list[Any], int, Any, bool]
@@ -315,14 +319,27 @@ class AsyncAdapt_onehop_dbapi(AsyncAdapt_aiosqlite_dbapi):
     """SQLAlchemy's aiosqlite DBAPI shim, handing out one-hop connections."""
 
     def connect(self, *arg: Any, **kw: Any) -> AsyncAdapt_onehop_connection:
-        # aiosqlite's worker thread is not a daemon: a connection nobody closes keeps the
-        # process alive at exit, so the engine is disposed when serving stops.
+        """Open an aiosqlite connection; after a failed open, wait for its thread to end.
+
+        aiosqlite's worker thread is not a daemon: a connection nobody closes keeps the
+        process alive at exit, so the engine is disposed when serving stops. When the
+        open itself fails (a missing directory, a file that is not a database), aiosqlite
+        queues the thread's stop but does not wait for it; the thread then reports to an
+        event loop that may be closed by then (``RuntimeError: Event loop is closed`` in
+        the thread, seen under load in the suite). So we wait, off the loop.
+        """
         creator_fn = kw.pop("async_creator_fn", None)
         connection = creator_fn(*arg, **kw) if creator_fn else self.aiosqlite.connect(*arg, **kw)
+        try:
+            opened = await_(connection)
+        except BaseException:
+            if isinstance(connection, aiosqlite.Connection):
+                await_(asyncio.to_thread(connection._thread.join, THREAD_STOP_TIMEOUT))
+            raise
         database = str(arg[0]) if arg else ""
         on_disk = database not in ("", ":memory:") and not kw.get("uri")
         writers = WriterQueue(database) if on_disk else None
-        return AsyncAdapt_onehop_connection(self, await_(connection), writers)
+        return AsyncAdapt_onehop_connection(self, opened, writers)
 
 
 dbapi = AsyncAdapt_onehop_dbapi(aiosqlite, sqlite3)
