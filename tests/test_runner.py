@@ -33,6 +33,8 @@ def app_with_slow_route() -> tuple[Quart, dict[str, asyncio.Event], list[str]]:
             seen.append("cancelled")
             raise
         seen.append("finished")
+        # Work queued after the client left is dropped at once.
+        request.on_abandon(lambda: seen.append("late callback ran"))
         return "done"
 
     @app.teardown_request
@@ -54,7 +56,7 @@ async def test_a_disconnect_after_the_body_abandons_the_request_but_never_cancel
             await events["abandoned"].wait()  # the callbacks run at the disconnect itself
             assert seen == []  # ...while the handler is still running
             events["release"].set()
-    assert seen == ["finished", "teardown"]
+    assert seen == ["finished", "late callback ran", "teardown"]
 
 
 async def test_a_disconnect_while_the_body_arrives_is_passed_on_to_quart() -> None:

@@ -32,19 +32,24 @@ from hypercorn.typing import (
     Scope,
 )
 
-# The scope key holding a request's abandon callbacks (a list), set by ``RunToCompletion``.
+# The scope key holding a request's abandon callbacks: a list, or None once abandoned.
 ABANDON_KEY = "quart_blog.abandon"
 
 
 def on_abandon(scope: dict[str, Any], callback: Callable[[], object]) -> None:
-    """Call ``callback`` if the client disconnects before the answer is sent."""
-    callbacks: list[Callable[[], object]] = scope.setdefault(ABANDON_KEY, [])
-    callbacks.append(callback)
+    """Call ``callback`` if the client disconnects before the answer is sent (at once, if it
+    already has: work queued after the client left is dropped too)."""
+    callbacks: list[Callable[[], object]] | None = scope.setdefault(ABANDON_KEY, [])
+    if callbacks is None:
+        callback()
+    else:
+        callbacks.append(callback)
 
 
 def abandon(scope: dict[str, Any]) -> None:
-    """Run (once) the callbacks of a request whose client has gone."""
-    callbacks: list[Callable[[], object]] = scope.pop(ABANDON_KEY, [])
+    """Run the callbacks of a request whose client has gone; later ones run as they come."""
+    callbacks: list[Callable[[], object]] = scope.get(ABANDON_KEY) or []
+    scope[ABANDON_KEY] = None
     for callback in callbacks:
         callback()
 
