@@ -9,7 +9,7 @@ from typing import NamedTuple, Protocol
 from sqlalchemy import bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from quart_blog.db.prepared import Prepared
+from quart_blog.db import Prepared
 from quart_blog.posts.models import Post
 
 
