@@ -20,8 +20,9 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from quart_blog import create_app
-from quart_blog.db import get_database
-from quart_blog.db.engine import SQLITE_POOL_SIZE
+from quart_blog.db import get_database, get_session
+from quart_blog.db.engine import BEGIN_MODE, SQLITE_POOL_SIZE
+from quart_blog.db.session import close_session
 from tests.factories import PASSWORD, api_login, api_post, api_user, submit
 
 WRITERS = 40
@@ -390,3 +391,23 @@ async def test_cancelled_requests_return_connections_clean(
     assert wal_size(path) == 0
     listing = await (await client.get("/api/v1/posts?limit=100")).get_json()
     assert all(item["body"] for item in listing["items"])  # nothing half-written
+
+
+async def test_a_request_cancelled_while_closing_its_session_returns_the_connection_first(
+    app: Quart, database_url: str
+) -> None:
+    """The cancelled task ends only after its connection is back in the pool, rolled back."""
+    engine = await engine_of(app)
+    pool = engine.sync_engine.pool
+    async with app.app_context():
+        session = get_session()
+        # An open transaction, so closing needs a round trip to the database (a ROLLBACK).
+        await session.connection(execution_options={BEGIN_MODE: "IMMEDIATE"})
+        await session.execute(text("SELECT 1"))
+        assert pool.checkedout() == 1
+        closing = asyncio.ensure_future(close_session(None))
+        await asyncio.sleep(0)  # closing has started
+        closing.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await closing
+        assert pool.checkedout() == 0, pool.status()

@@ -8,8 +8,9 @@ back whatever was not committed. Views commit explicitly, once per unit of work.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from contextlib import asynccontextmanager
+from typing import Any
 
 from quart import g
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -29,13 +30,29 @@ def get_session() -> AsyncSession:
 async def close_session(_exc: BaseException | None) -> None:
     """Close the request's session; closing rolls back whatever was not committed.
 
-    Shielded so that a request cancelled mid-flight still returns its connection
-    clean: a connection parked inside an open read transaction stops WAL
-    checkpoints and can keep a worker alive at shutdown.
+    A request cancelled mid-flight (Quart cancels a handler whose client left while
+    its body was still arriving) still returns its connection clean, and *before* its
+    task ends: a connection parked inside an open transaction stops WAL checkpoints,
+    holds PostgreSQL locks, and, if the app shuts down meanwhile, is never closed at
+    all (seen under load: a leaked socket, and a later TRUNCATE deadlocked on its locks).
     """
     session: AsyncSession | None = g.pop("db_session", None)
     if session is not None:
-        await asyncio.shield(session.close())
+        await finish_uncancelled(session.close())
+
+
+async def finish_uncancelled(work: Coroutine[Any, Any, None]) -> None:
+    """Run ``work`` to its end even if this task is cancelled meanwhile; then re-raise that."""
+    task = asyncio.ensure_future(work)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    task.result()
 
 
 @asynccontextmanager
