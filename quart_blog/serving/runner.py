@@ -13,8 +13,10 @@ that may be talking to the database. The request is *abandoned* instead: the
 callbacks registered with ``on_abandon`` run at once (a queued password hash is
 dropped: under a login storm, clients that gave up must not keep the CPU busy).
 A client that leaves while its body is still arriving is passed straight on:
-nothing has been read yet, and Quart's cancellation ends the wait for a body
-that will never come.
+Quart's cancellation ends the wait for a body that will never come. Such a
+handler may already have looked up its session (the API checks the login
+before it reads the body); its database session is still closed, and its
+connection returned, before the cancelled task ends (``db.session``).
 """
 
 from __future__ import annotations
