@@ -41,6 +41,7 @@ class Settings:
     cookie_secure: bool | None
     trusted_proxies: int
     rate_limits: bool
+    db_pool_size: int | None = None  # None: the backend's default (quart_blog/db/engine.py)
 
     @classmethod
     def from_env(
@@ -64,6 +65,7 @@ class Settings:
             ),
             trusted_proxies=parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
             rate_limits=parse_bool("RATE_LIMITS", env.get("RATE_LIMITS", "on")),
+            db_pool_size=parse_optional_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE"), 1, 500),
         )
 
     @property
@@ -119,6 +121,13 @@ def parse_int(variable: str, value: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise ConfigError(variable, f"must be between {low} and {high}, got {number}")
     return number
+
+
+def parse_optional_int(variable: str, value: str | None, low: int, high: int) -> int | None:
+    """Like ``parse_int``; unset or empty means ``None`` (the default applies)."""
+    if value is None or not value.strip():
+        return None
+    return parse_int(variable, value, low, high)
 
 
 def parse_bool(variable: str, value: str) -> bool:

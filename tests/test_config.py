@@ -23,6 +23,9 @@ BAD_VALUES = [
     ("BCRYPT_ROUNDS", "3"),
     ("BCRYPT_ROUNDS", "32"),
     ("TRUSTED_PROXIES", "-1"),
+    ("DB_POOL_SIZE", "0"),
+    ("DB_POOL_SIZE", "501"),
+    ("DB_POOL_SIZE", "many"),
     ("RATE_LIMITS", "maybe"),
     ("SESSION_COOKIE_SECURE", "perhaps"),
     ("REDIS_URL", "http://x"),
@@ -40,6 +43,7 @@ def test_settings_from_env_defaults(tmp_path: Path) -> None:
     assert settings.cookie_secure is None  # decided per request: on over HTTPS
     assert settings.trusted_proxies == 0
     assert settings.rate_limits is True
+    assert settings.db_pool_size is None  # the backend's default
     assert len(settings.secret_keys) == 1
 
 
@@ -53,6 +57,7 @@ def test_settings_from_env_good_values(tmp_path: Path) -> None:
             "SESSION_COOKIE_SECURE": "on",
             "TRUSTED_PROXIES": "2",
             "RATE_LIMITS": "off",
+            "DB_POOL_SIZE": "40",
         },
         instance_path=tmp_path,
     )
@@ -64,6 +69,7 @@ def test_settings_from_env_good_values(tmp_path: Path) -> None:
     assert settings.cookie_secure is True
     assert settings.trusted_proxies == 2
     assert settings.rate_limits is False
+    assert settings.db_pool_size == 40
     assert not (tmp_path / "secret_key").exists()
 
 

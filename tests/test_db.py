@@ -411,3 +411,43 @@ async def test_a_request_cancelled_while_closing_its_session_returns_the_connect
         with pytest.raises(asyncio.CancelledError):
             await closing
         assert pool.checkedout() == 0, pool.status()
+
+
+async def test_postgresql_connections_the_server_killed_are_replaced_before_use(
+    app: Quart, client: QuartClient, database_url: str
+) -> None:
+    """A PostgreSQL restart or a killed backend costs no request an error (no pre-ping)."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-specific")
+    await api_user(client)
+    engine = await engine_of(app)
+    async with engine.connect() as pooled:
+        driver = (await pooled.get_raw_connection()).driver_connection
+        pid = (await pooled.execute(text("SELECT pg_backend_pid()"))).scalar_one()
+        await pooled.rollback()  # so going back to the pool sends nothing that would notice
+        async with engine.connect() as killer:
+            await killer.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        # asyncpg marks the connection closed when the loop sees the socket's EOF.
+        for _ in range(500):
+            if driver.is_closed():
+                break
+            await asyncio.sleep(0.01)
+        assert driver.is_closed()
+    # The dead connection is back in the pool now; no request may get it.
+    for _ in range(3):
+        response = await client.get("/api/v1/posts")
+        assert response.status_code == 200
+
+
+async def test_db_pool_size_sets_the_fixed_pool_of_each_worker(
+    app_overrides: dict[str, str],
+) -> None:
+    sized = create_app({**app_overrides, "DB_POOL_SIZE": "3"}, testing=True)
+    async with sized.test_app():
+        engine = await engine_of(sized)
+        pool: Any = engine.pool
+        assert pool.size() == 3
+        async with AsyncExitStack() as stack:
+            held = [await stack.enter_async_context(engine.connect()) for _ in range(3)]
+            assert len({id((await c.get_raw_connection()).driver_connection) for c in held}) == 3
+            assert (pool.checkedout(), pool.overflow()) == (3, 0)  # all three from the pool

@@ -1,4 +1,5 @@
-"""Prepared statements (``quart_blog.db.prepared``) give exactly what SQLAlchemy's session gives."""
+"""Prepared statements (``quart_blog.db.prepared``) give exactly what SQLAlchemy's session gives,
+and keep the session's transactions: atomic on their own, rolled back with a failed unit."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Any, NamedTuple
 import pytest
 from quart import Quart
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.accounts.models import AuthSession
 from quart_blog.accounts.queries import ACTIVE_SESSION
-from quart_blog.db import Database, get_database
+from quart_blog.db import Database, get_database, get_session, single_write, write_transaction
 from quart_blog.db.prepared import Prepared
+from quart_blog.db.session import close_session
 from quart_blog.posts.models import Post
-from quart_blog.posts.queries import PAGE_BEFORE, PAGE_FIRST
+from quart_blog.posts.queries import INSERT_POST, PAGE_BEFORE, PAGE_FIRST
 from tests.factories import api_post, api_user
 
 
@@ -75,3 +78,63 @@ def test_row_type_must_name_the_columns() -> None:
 
     with pytest.raises(TypeError, match="Wrong"):
         Prepared(select(Post.id), Wrong)
+
+
+async def test_a_prepared_write_in_a_unit_of_work_is_rolled_back_with_it(app: Quart) -> None:
+    client = app.test_client()
+    user = await api_user(client)
+    async with app.app_context():
+        session = get_session()
+        with pytest.raises(RuntimeError, match="unit fails"):
+            async with write_transaction(session):
+                await INSERT_POST.all(session, new_post(user["id"], "rolled back"))
+                raise RuntimeError("the unit fails after the INSERT")
+        await close_session(None)
+    async with database(app).sessionmaker() as check:
+        titles = (await check.execute(select(Post.title))).scalars().all()
+    assert titles == []
+
+
+async def test_a_prepared_write_on_its_own_is_committed_at_once(app: Quart) -> None:
+    client = app.test_client()
+    user = await api_user(client)
+    async with app.app_context():
+        session = get_session()
+        async with single_write(session):
+            (row,) = await INSERT_POST.all(session, new_post(user["id"], "kept"))
+        await close_session(None)
+    async with database(app).sessionmaker() as check:
+        found = (await check.execute(select(Post.id, Post.title))).all()
+    assert [tuple(found_row) for found_row in found] == [(row.id, "kept")]
+    assert row.created_at.tzinfo is UTC
+
+
+async def test_postgresql_reads_outside_a_unit_of_work_open_no_transaction(
+    app: Quart, database_url: str
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("PostgreSQL-specific: SQLite reads send no BEGIN by construction")
+    client = app.test_client()
+    user = await api_user(client)
+    async with app.app_context():
+        session = get_session()
+        await PAGE_FIRST.all(session, {"user_id": user["id"], "limit": 5})
+        raw = await (await session.connection()).get_raw_connection()
+        # A BEGIN would have cost two more round trips (BEGIN, then ROLLBACK at close).
+        assert raw.driver_connection.is_in_transaction() is False
+        await close_session(None)
+
+
+async def test_driver_errors_arrive_as_sqlalchemy_errors(app: Quart) -> None:
+    async with app.app_context():
+        session = get_session()
+        with pytest.raises(IntegrityError):  # no such user: the foreign key refuses it
+            async with single_write(session):
+                await INSERT_POST.all(session, new_post(987_654, "orphan"))
+        await close_session(None)
+    async with database(app).sessionmaker() as check:
+        assert (await check.execute(select(Post.id))).all() == []
+
+
+def new_post(user_id: int, title: str) -> dict[str, Any]:
+    return {"user_id": user_id, "title": title, "body": "body", "now": datetime.now(UTC)}

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quart_blog import clock
 from quart_blog.config import get_settings
-from quart_blog.db.engine import SQLITE_POOL_SIZE, create_engine
+from quart_blog.db.engine import create_engine, default_pool_size
 
 EXTENSION_KEY = "quart_blog.db"
 # How long a successful health-check round trip vouches for the database (seconds).
@@ -31,9 +31,10 @@ PING_SHUTDOWN_WAIT = 2.0
 class Database:
     """The app's engine and session factory."""
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, pool_size: int | None = None) -> None:
         self.url = url
-        self.engine = create_engine(url)
+        self.pool_size = pool_size or default_pool_size(url)
+        self.engine = create_engine(url, self.pool_size)
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         # SQLite has one writer at a time. This process's BEGIN IMMEDIATE units
         # queue here before they take a pooled connection, so a waiting writer
@@ -92,7 +93,7 @@ class Database:
         if self.engine.dialect.name != "sqlite":
             return  # a network database may be down at start-up; /healthz reports it then
         try:
-            connections = [await self.engine.connect() for _ in range(SQLITE_POOL_SIZE)]
+            connections = [await self.engine.connect() for _ in range(self.pool_size)]
         except (SQLAlchemyError, OSError) as error:
             # Serve anyway: /healthz answers 503 until the database can be opened.
             logging.getLogger(__name__).warning("cannot open the database: %s", error)
@@ -116,7 +117,9 @@ class Database:
 
 async def open_database(app: Quart) -> None:
     """Create the app's engine and open its pool (a ``before_serving`` hook)."""
-    database = app.extensions[EXTENSION_KEY] = Database(get_settings(app).database_url)
+    settings = get_settings(app)
+    database = Database(settings.database_url, settings.db_pool_size)
+    app.extensions[EXTENSION_KEY] = database
     await database.open_pool()
 
 

@@ -1,4 +1,4 @@
-"""Building the async engine: the fair pool everywhere, SQLite's pragmas and explicit BEGIN."""
+"""Building the async engine: a fixed fair pool everywhere, SQLite's pragmas and explicit BEGIN."""
 
 from __future__ import annotations
 
@@ -7,7 +7,9 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
 
 from quart_blog.db.connections import FairAsyncQueuePool, dbapi
 
@@ -16,27 +18,67 @@ from quart_blog.db.connections import FairAsyncQueuePool, dbapi
 BEGIN_MODE = "quart_blog_sqlite_begin"
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 SQLITE_POOL_SIZE = 16
+# Per worker. Across a network each request holds its connection for its round trips,
+# so more of them must be in flight than on SQLite; workers x this must stay below the
+# server's max_connections (100 by default).
+POSTGRESQL_POOL_SIZE = 20
+POOL_TIMEOUT_S = 60
 
 
-def create_engine(url: str) -> AsyncEngine:
-    """Build the async engine; SQLite gets its pragmas and explicit BEGIN handling."""
+def default_pool_size(url: str) -> int:
+    """Connections per worker when ``DB_POOL_SIZE`` is not set."""
+    return (
+        SQLITE_POOL_SIZE if make_url(url).get_backend_name() == "sqlite" else POSTGRESQL_POOL_SIZE
+    )
+
+
+def create_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
+    """Build the async engine with a fixed pool of ``pool_size`` (default per backend).
+
+    Fixed: an overflow connection costs a connect (a thread and PRAGMAs on SQLite, a
+    TCP and auth handshake on PostgreSQL), then is thrown away again under load, exactly
+    when it hurts. Requests past the pool queue, first come first served.
+    """
     parsed = make_url(url)
+    size = pool_size or default_pool_size(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_async_engine(url, poolclass=FairAsyncQueuePool, pool_pre_ping=True)
+        engine = create_async_engine(
+            url,
+            poolclass=FairAsyncQueuePool,
+            pool_size=size,
+            max_overflow=0,
+            pool_timeout=POOL_TIMEOUT_S,
+        )
+        event.listen(engine.sync_engine.pool, "checkout", refuse_lost_connection)
+        return engine
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    # A fixed pool: every overflow connection would cost a new thread, a connect and
-    # its PRAGMAs, then be thrown away again under load. Requests past the pool queue.
     engine = create_async_engine(
         url,
         module=dbapi,
         poolclass=FairAsyncQueuePool,
-        pool_size=SQLITE_POOL_SIZE,
+        pool_size=size,
         max_overflow=0,
-        pool_timeout=60,
+        pool_timeout=POOL_TIMEOUT_S,
     )
     install_sqlite_hooks(engine)
     return engine
+
+
+def refuse_lost_connection(
+    _dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: PoolProxiedConnection
+) -> None:
+    """Never hand out a pooled connection the driver already knows is closed.
+
+    When PostgreSQL restarts or kills a backend, asyncpg sees the socket close and marks
+    the connection closed; raising ``DisconnectionError`` here makes the pool drop it and
+    check out (or open) another, so no request fails on it. This replaces
+    ``pool_pre_ping``, which on asyncpg costs three round trips (BEGIN, a ping, ROLLBACK)
+    per checkout, more than the statements of a whole read request.
+    """
+    driver = record.driver_connection
+    if driver is not None and driver.is_closed():
+        raise DisconnectionError("the pooled connection was closed by the server")
 
 
 def install_sqlite_hooks(engine: AsyncEngine) -> None:

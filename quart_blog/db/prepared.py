@@ -1,31 +1,53 @@
-"""The hottest SELECTs, compiled once and run straight on the SQLite driver.
+"""The hottest statements, compiled once and run straight on the driver.
 
 Through an ``AsyncSession`` the session lookup and a page of posts cost
-900 µs of CPU together; the same two statements on the driver cost 240 µs.
-The difference is SQLAlchemy's per-execution machinery: greenlet switches,
-the execution context, cache-key lookups and result objects, none of which a
-fixed statement needs more than once. A ``Prepared`` statement keeps the SQL
-string, the order of its parameters and its type processors from one
+900 µs of CPU together on SQLite; the same two statements on the driver cost
+240 µs. The difference is SQLAlchemy's per-execution machinery: greenlet
+switches, the execution context, cache-key lookups and result objects, none of
+which a fixed statement needs more than once. A ``Prepared`` statement keeps the
+SQL string, the order of its parameters and its type processors from one
 compilation, and turns rows into plain named tuples.
 
-The statement still runs on the request's session connection (the same
-pooled connection, transaction and locks as every other statement of the
-request). On other databases it simply goes through the session.
+It runs on the request's session connection (the same pooled connection,
+transaction and locks as every other statement of the request):
+
+- on SQLite through the one-hop driver (``connections.AsyncAdapt_onehop_connection``);
+- on PostgreSQL through asyncpg's public ``Connection.fetch``, which prepares
+  the statement once per connection and then costs one round trip. Outside a
+  write unit of work (``write_transaction``) it runs on its own, in autocommit:
+  SQLAlchemy's adapter would wrap even a lone SELECT in BEGIN ... ROLLBACK, two
+  more round trips, which across a network cost more than the query;
+- anywhere else, and on PostgreSQL inside a unit of work, through the session.
+
+A ``Prepared`` write (INSERT/UPDATE/DELETE ... RETURNING) outside a unit of work
+is therefore one atomic statement on both databases, the same as ``single_write``
+promises.
 """
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Select
+import asyncpg
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.sql.dml import ReturningDelete, ReturningInsert, ReturningUpdate
+from sqlalchemy.sql.selectable import Select
 
 from quart_blog.db.connections import AsyncAdapt_onehop_connection
+from quart_blog.db.engine import BEGIN_MODE
 
 RowT = TypeVar("RowT", bound=tuple[Any, ...])
+Statement = (
+    Select[*tuple[Any, ...]]
+    | ReturningInsert[*tuple[Any, ...]]
+    | ReturningUpdate[*tuple[Any, ...]]
+    | ReturningDelete[*tuple[Any, ...]]
+)
 
 
 @dataclass(frozen=True)
@@ -57,10 +79,11 @@ class Plan:
 
 
 class Prepared(Generic[RowT]):
-    """A SELECT whose rows come back as ``row_type``, a named tuple of its columns."""
+    """A SELECT, or a DML statement with RETURNING, whose rows come back as ``row_type``,
+    a named tuple of its columns."""
 
-    def __init__(self, statement: Select[*tuple[Any, ...]], row_type: type[RowT]) -> None:
-        columns = tuple(column.key for column in statement.selected_columns)
+    def __init__(self, statement: Statement, row_type: type[RowT]) -> None:
+        columns = tuple(column.key for column in statement.exported_columns)
         fields = getattr(row_type, "_fields", None)
         if columns != fields:
             raise TypeError(f"{row_type.__name__} fields {fields} != columns {columns}")
@@ -70,14 +93,20 @@ class Prepared(Generic[RowT]):
 
     async def all(self, session: AsyncSession, values: Mapping[str, Any]) -> list[RowT]:
         connection = await session.connection()
-        sync_connection = connection.sync_connection
-        adapter = None if sync_connection is None else sync_connection.connection.dbapi_connection
-        if not isinstance(adapter, AsyncAdapt_onehop_connection):
+        raw = await connection.get_raw_connection()
+        adapter, driver = raw.dbapi_connection, raw.driver_connection
+        if isinstance(adapter, AsyncAdapt_onehop_connection):
+            plan = self.plan(connection.dialect)
+            rows: Sequence[Sequence[Any]] = await fetch_on_sqlite(
+                adapter, plan.sql, plan.parameters(values)
+            )
+        elif isinstance(driver, asyncpg.Connection) and not in_unit_of_work(connection):
+            plan = self.plan(connection.dialect)
+            rows = await fetch_on_asyncpg(connection, driver, plan.sql, plan.parameters(values))
+        else:
             result = await connection.execute(self.statement, values)
             return [self.row_type(*row) for row in result.all()]
-        plan = self.plan(connection.dialect)
-        rows = await adapter.fetch(plan.sql, plan.parameters(values))
-        make = self.row_type._make
+        make: Callable[[Sequence[Any]], RowT] = cast(Any, self.row_type)._make  # NamedTuple's
         return [make(plan.convert(row)) for row in rows]
 
     async def first(self, session: AsyncSession, values: Mapping[str, Any]) -> RowT | None:
@@ -91,7 +120,48 @@ class Prepared(Generic[RowT]):
         return plan
 
 
-def compile_plan(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> Plan:
+def in_unit_of_work(connection: AsyncConnection) -> bool:
+    """Whether ``write_transaction`` opened this connection's transaction (it sets BEGIN_MODE)."""
+    sync_connection = connection.sync_connection
+    return sync_connection is not None and BEGIN_MODE in sync_connection.get_execution_options()
+
+
+async def fetch_on_sqlite(
+    adapter: AsyncAdapt_onehop_connection, sql: str, parameters: Sequence[Any]
+) -> list[Any]:
+    """One statement on the one-hop SQLite driver, its errors raised as ``sqlalchemy.exc`` types."""
+    try:
+        return await adapter.fetch(sql, parameters)
+    except sqlite3.IntegrityError as error:
+        raise IntegrityError(sql, parameters, error) from error
+    except sqlite3.OperationalError as error:
+        raise OperationalError(sql, parameters, error) from error
+    except sqlite3.Error as error:
+        raise DBAPIError(sql, parameters, error) from error
+
+
+async def fetch_on_asyncpg(
+    connection: AsyncConnection, driver: asyncpg.Connection, sql: str, parameters: Sequence[Any]
+) -> list[asyncpg.Record]:
+    """One statement on asyncpg, its errors raised as the ``sqlalchemy.exc`` types callers catch.
+
+    A connection asyncpg has lost is invalidated, so the pool opens a new one instead of
+    handing the dead one to the next request.
+    """
+    try:
+        records: list[asyncpg.Record] = await driver.fetch(sql, *parameters)
+        return records
+    except asyncpg.IntegrityConstraintViolationError as error:
+        raise IntegrityError(sql, parameters, error) from error
+    except asyncpg.PostgresError as error:
+        raise DBAPIError(sql, parameters, error) from error
+    except (asyncpg.InterfaceError, OSError) as error:
+        if driver.is_closed():
+            await connection.invalidate(error)
+        raise OperationalError(sql, parameters, error) from error
+
+
+def compile_plan(statement: Statement, dialect: Dialect) -> Plan:
     """Compile once: SQL, positional parameter order and the type processors.
 
     The processors are the ones SQLAlchemy itself would apply, asked for through the
@@ -108,7 +178,7 @@ def compile_plan(statement: Select[*tuple[Any, ...]], dialect: Dialect) -> Plan:
         if process is not None:
             bind_processors[name] = process
     result_processors = []
-    for index, column in enumerate(statement.selected_columns):
+    for index, column in enumerate(statement.exported_columns):
         process = column.type.dialect_impl(dialect).result_processor(dialect, None)
         if process is not None:
             result_processors.append((index, process))

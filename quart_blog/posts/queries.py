@@ -65,9 +65,9 @@ async def select_post(session: AsyncSession, *, post_id: int, user_id: int) -> P
     return result.scalar_one_or_none()
 
 
-# One INSERT ... RETURNING, built once: the ORM unit of work (add + flush) cost
-# more than the write itself on the hottest write path.
-INSERT_POST = (
+# One INSERT ... RETURNING, built once and run on the driver: the ORM unit of work
+# (add + flush) cost more than the write itself on the hottest write path.
+INSERT_POST = Prepared(
     insert(Post)
     .values(
         user_id=bindparam("user_id"),
@@ -76,7 +76,8 @@ INSERT_POST = (
         created_at=bindparam("now"),
         updated_at=bindparam("now"),
     )
-    .returning(Post.id, Post.title, Post.body, Post.created_at, Post.updated_at)
+    .returning(Post.id, Post.title, Post.body, Post.created_at, Post.updated_at),
+    ListedPost,
 )
 
 
@@ -85,7 +86,7 @@ async def insert_post(
 ) -> PostRow:
     """Create a post."""
     params = {"user_id": user_id, "title": title, "body": body, "now": now}
-    row: PostRow = (await session.execute(INSERT_POST, params)).one()
+    (row,) = await INSERT_POST.all(session, params)
     return row
 
 
@@ -108,10 +109,20 @@ async def update_post(
     return result.scalar_one_or_none()
 
 
+class DeletedPost(NamedTuple):
+    """The id of a post just deleted."""
+
+    id: int
+
+
+DELETE_POST = Prepared(
+    delete(Post)
+    .where(Post.id == bindparam("post_id"), Post.user_id == bindparam("user_id"))
+    .returning(Post.id),
+    DeletedPost,
+)
+
+
 async def delete_post(session: AsyncSession, *, post_id: int, user_id: int) -> bool:
     """Delete the user's post; of two racing deletes exactly one sees ``True``."""
-    result = await session.execute(
-        delete(Post).where(Post.id == post_id, Post.user_id == user_id),
-        execution_options={"synchronize_session": False},
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(await DELETE_POST.all(session, {"post_id": post_id, "user_id": user_id}))
