@@ -9,16 +9,18 @@ from typing import Any, NamedTuple
 import pytest
 from quart import Quart
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.accounts.models import AuthSession
 from quart_blog.accounts.queries import ACTIVE_SESSION
 from quart_blog.db import Database, get_database, get_session, single_write, write_transaction
-from quart_blog.db.prepared import Prepared
+from quart_blog.db.prepared import Prepared, compile_plan
 from quart_blog.db.session import close_session
 from quart_blog.posts.models import Post
 from quart_blog.posts.queries import INSERT_POST, PAGE_BEFORE, PAGE_FIRST
+from quart_blog.security.limit_stores import RateLimitEntry
 from tests.factories import api_post, api_user
 
 
@@ -138,3 +140,17 @@ async def test_driver_errors_arrive_as_sqlalchemy_errors(app: Quart) -> None:
 
 def new_post(user_id: int, title: str) -> dict[str, Any]:
     return {"user_id": user_id, "title": title, "body": "body", "now": datetime.now(UTC)}
+
+
+def test_sqlite_selects_come_back_packed_only_when_json_keeps_every_value() -> None:
+    dialect = sqlite.dialect()
+    assert compile_plan(PAGE_FIRST.statement, dialect).packed
+    assert compile_plan(ACTIVE_SESSION.statement, dialect).packed
+    # REAL would lose digits in SQLite's JSON: such a SELECT is fetched row by row.
+    assert not compile_plan(select(RateLimitEntry.key, RateLimitEntry.tat), dialect).packed
+    assert not compile_plan(PAGE_FIRST.statement, postgresql.dialect()).packed
+
+
+async def test_an_empty_packed_page_is_an_empty_list(app: Quart) -> None:
+    async with database(app).sessionmaker() as session:
+        assert await PAGE_FIRST.all(session, {"user_id": 12345, "limit": 5}) == []
