@@ -44,10 +44,19 @@ class UTCDateTime(TypeDecorator[datetime]):
 
     def result_processor(self, dialect: Dialect, coltype: object) -> Callable[[Any], Any] | None:
         if dialect.name != "sqlite":
-            return super().result_processor(dialect, coltype)
+            if self.impl_instance.dialect_impl(dialect).result_processor(dialect, coltype):
+                return super().result_processor(dialect, coltype)
+            # The driver hands back datetimes itself (asyncpg): one call per value instead
+            # of TypeDecorator's wrapper around process_result_value.
+            return attach_utc
         # SQLite hands back SQLAlchemy's ISO text ("2026-01-02 03:04:05.000006"): one C
         # parse instead of three Python calls per value (every listed post has two).
         return parse_sqlite_utc
+
+
+def attach_utc(value: datetime | None) -> datetime | None:
+    """A naive UTC datetime from the driver as an aware one."""
+    return None if value is None else value.replace(tzinfo=UTC)
 
 
 def parse_sqlite_utc(value: str | None) -> datetime | None:
