@@ -6,6 +6,7 @@
                              [--scenarios health,read,write,mixed,login-storm,slow-clients]
                              [--out DIR] [--target BASE_URL]
                              [--storm-duration 30] [--probe-every 100]
+    python loadtest/bench.py --scenarios db-latency [--delays 0,1,5] [--threads 4]
 
 Starts ``quart-blog serve`` itself (fresh database, RATE_LIMITS=off, BCRYPT_ROUNDS=12)
 unless ``--target`` names a server that is already running; ``--compare flask`` starts the
@@ -14,9 +15,16 @@ servers afresh on new databases (SQLite files, or PostgreSQL databases created a
 dropped with ``psql``), seeds users and posts through the JSON API and runs every wrk
 scenario, the servers interleaved and the one going first alternating by round. Each run
 records the server's process-tree CPU (from /proc). Prints Markdown tables (every run, and
-medians over the rounds) and writes results.json. Needs the ``wrk`` binary; everything else
-is the standard library (plus passlib, when installed, to time one password check for the
-login storm's yardstick). Loopback only.
+medians over the rounds) and writes results.json.
+
+``db-latency`` (run alone; PostgreSQL) puts ``delayproxy.py`` between the servers and
+PostgreSQL and runs read and mixed (at 256 and 1024 connections unless ``--conns`` says
+otherwise) against quart-blog and the Flask reference in its sync and its gthread worker
+classes, once per ``--delays`` value (ms added each way, default 1), all servers sharing
+one proxy whose delay changes between settings. Seeding happens at 0 ms.
+
+Needs the ``wrk`` binary; everything else is the standard library (plus passlib, when
+installed, to time one password check for the login storm's yardstick). Loopback only.
 """
 
 from __future__ import annotations
@@ -43,6 +51,7 @@ from procs import (
     BCRYPT_ROUNDS,
     REPO_ROOT,
     Databases,
+    DelayProxy,
     ProcessSet,
     TreeCpu,
     start_peer,
@@ -59,6 +68,10 @@ from wrkrun import (
 )
 
 SCENARIOS = ("health", "read", "write", "mixed", "login-storm", "slow-clients")
+DB_LATENCY = "db-latency"
+LATENCY_SCENARIOS = ("read", "mixed")
+LATENCY_CONNS = [256, 1024]
+PROXY_SECONDS = 4 * 3600  # the proxy's own time limit; the bench stops it long before
 SCRIPTS = {
     "health": "health.lua",
     "read": "read.lua",
@@ -126,7 +139,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help=f"database of the servers the bench starts (postgresql: {PG_SERVER})",
     )
     p.add_argument("--target", metavar="BASE_URL", help="benchmark this running server instead")
-    p.add_argument("--conns", default="64,256,1024", help="comma-separated connection counts")
+    p.add_argument(
+        "--conns",
+        help="comma-separated connection counts (default 64,256,1024; db-latency 256,1024)",
+    )
+    p.add_argument(
+        "--delays",
+        default="1",
+        help="db-latency: comma-separated delays added each way, ms (default %(default)s)",
+    )
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=4,
+        help="db-latency: threads per gthread worker of the reference (default %(default)s)",
+    )
     p.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
     p.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated")
     p.add_argument("--out", type=Path, help="results directory (default: a new temp dir)")
@@ -149,11 +176,27 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument("--keep-data", action="store_true", help="keep users-*.lua (live cookies)")
     args = p.parse_args(argv)
-    args.conns = [int(c) for c in args.conns.split(",") if c.strip()]
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-    unknown = sorted(set(args.scenarios) - set(SCENARIOS))
+    latency = DB_LATENCY in args.scenarios
+    if args.conns is None:
+        args.conns = LATENCY_CONNS if latency else [64, 256, 1024]
+    else:
+        args.conns = [int(c) for c in args.conns.split(",") if c.strip()]
+    unknown = sorted(set(args.scenarios) - {*SCENARIOS, DB_LATENCY})
     if unknown:
         p.error(f"unknown scenario(s): {', '.join(unknown)}")
+    if latency:
+        if args.scenarios != [DB_LATENCY] or args.target or args.compare:
+            p.error("db-latency runs alone and starts its own servers (no --target/--compare)")
+        args.database = "postgresql"
+        try:
+            args.delays = [float(d) for d in args.delays.split(",") if d.strip()]
+        except ValueError:
+            p.error("--delays: comma-separated numbers of milliseconds")
+        if not args.delays or not all(0 <= d <= 100 for d in args.delays):
+            p.error("--delays: each must be 0..100 ms")
+        if not 1 <= args.threads <= 64:
+            p.error("--threads must be 1..64")
     if not args.conns or min(args.conns) < 2 or max(args.conns) > 10_000:
         p.error("--conns: each count must be between 2 and 10000")
     if not 1 <= args.duration <= 600 or not 1 <= args.users <= 10_000 or args.posts < 0:
@@ -163,7 +206,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if not 0 <= args.probe_every <= 10_000:
         p.error("--probe-every must be 0..10000 ms")
     if args.rounds is None:
-        args.rounds = 3 if args.compare else 1
+        args.rounds = 3 if args.compare or latency else 1
     if not 1 <= args.rounds <= MAX_ROUNDS:
         p.error(f"--rounds must be 1..{MAX_ROUNDS}")
     args.peer = args.peer.resolve()
@@ -463,6 +506,7 @@ def ratios(runs: list[dict[str, Any]], ours: str, theirs: str) -> list[dict[str,
                 "round": round_no,
                 "scenario": scenario + (f" ({phase})" if phase else ""),
                 "conns": conns,
+                "theirs": theirs,
                 "ours_ok_rps": round(a, 1),
                 "theirs_ok_rps": round(b, 1),
                 "ratio_ok_rps": round(a / b, 2) if b else None,
@@ -523,12 +567,17 @@ def summary(runs: list[dict[str, Any]], names: list[str]) -> list[dict[str, Any]
             "rounds": max(len(v) for v in by_name.values()),
             "servers": servers,
         }
-        if len(names) == 2:
+        for other in names[1:]:
             for key, _, _, ratio_label in SUMMARY_METRICS:
                 if ratio_label:
-                    row[f"ratio_{key}"] = median_ratio(servers, names[0], names[1], key)
+                    row[ratio_key(key, other, names)] = median_ratio(servers, names[0], other, key)
         rows.append(row)
     return rows
+
+
+def ratio_key(key: str, other: str, names: list[str]) -> str:
+    """Where a summary row keeps ours/``other`` of ``key`` (``ratio_KEY`` with one other)."""
+    return f"ratio_{key}" if len(names) == 2 else f"ratio_{key}_vs_{other}"
 
 
 def cell(value: Any) -> str:
@@ -554,15 +603,18 @@ def summary_markdown(rows: list[dict[str, Any]], names: list[str]) -> str:
     head = ["scenario", "conns", "rounds"]
     for _, label, _, ratio_label in SUMMARY_METRICS:
         head += [f"{name} {label}" for name in names]
-        if len(names) == 2 and ratio_label:
-            head.append(ratio_label)
+        if ratio_label:
+            head += [
+                ratio_label if len(names) == 2 else f"{ratio_label} vs {other}"
+                for other in names[1:]
+            ]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for x in rows:
         cells = [x["scenario"], str(x["conns"]), str(x["rounds"])]
         for key, _, _, ratio_label in SUMMARY_METRICS:
             cells += [spread_cell(x["servers"].get(name, {}).get(key)) for name in names]
-            if len(names) == 2 and ratio_label:
-                cells.append(cell(x[f"ratio_{key}"]))
+            if ratio_label:
+                cells += [cell(x[ratio_key(key, other, names)]) for other in names[1:]]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -588,12 +640,13 @@ def markdown(
             f"{cell(r.get('drain_s'))} | {cell(r.get('notes'))} |"
         )
     if ratio_rows:
-        lines += ["", "| round | scenario | conns | ours 2xx/s | theirs 2xx/s | ratio | "]
+        lines += ["", "| round | scenario | conns | theirs | ours 2xx/s | theirs 2xx/s | ratio | "]
         lines[-1] += "ours p99 ms | theirs p99 ms | p99 ratio |"
-        lines.append("|" + "---|" * 9)
+        lines.append("|" + "---|" * 10)
         for x in ratio_rows:
             lines.append(
-                f"| {x['round']} | {x['scenario']} | {x['conns']} | {cell(x['ours_ok_rps'])} | "
+                f"| {x['round']} | {x['scenario']} | {x['conns']} | {x['theirs']} | "
+                f"{cell(x['ours_ok_rps'])} | "
                 f"{cell(x['theirs_ok_rps'])} | {cell(x['ratio_ok_rps'])} | "
                 f"{cell(x['ours_p99_ms'])} | {cell(x['theirs_p99_ms'])} | {cell(x['ratio_p99'])} |"
             )
@@ -606,8 +659,8 @@ def summary_title(rows: list[dict[str, Any]], names: list[str]) -> str:
     """The line above the summary table saying what its cells are."""
     rounds = max(x["rounds"] for x in rows)
     text = f"Summary: median over {rounds} round(s), (min-max) of the rounds in brackets"
-    if len(names) == 2:
-        text += f"; ratio = {names[0]}/{names[1]} of the medians"
+    if len(names) >= 2:
+        text += f"; ratio = {names[0]}/each other server of the medians"
     return text + "; CPU = the server's whole process tree per request answered."
 
 
@@ -640,22 +693,36 @@ def _on_sigterm(signum: int, frame: object) -> NoReturn:
 
 
 def fresh_database(
-    args: argparse.Namespace, dbs: Databases, prefix: str, driver: str, round_no: int
+    args: argparse.Namespace,
+    dbs: Databases,
+    prefix: str,
+    driver: str,
+    round_no: int,
+    server: str = PG_SERVER,
 ) -> tuple[str | None, str]:
-    """(DATABASE_URL, name of the database created) for one server; (None, "") on SQLite."""
+    """(DATABASE_URL, name of the database created) for one server; (None, "") on SQLite.
+
+    The database is created on PostgreSQL itself; the URL reaches it through ``server``
+    (the delay proxy, for db-latency).
+    """
     if args.database != "postgresql":
         return None, ""
     name = f"bench_{prefix}_{os.getpid()}_{round_no}"
     dbs.create(name)
-    return f"postgresql+{driver}://{PG_SERVER}/{name}", name
+    return f"postgresql+{driver}://{server}/{name}", name
 
 
 def start_ours(
-    args: argparse.Namespace, workdir: Path, procs: ProcessSet, dbs: Databases, round_no: int
+    args: argparse.Namespace,
+    workdir: Path,
+    procs: ProcessSet,
+    dbs: Databases,
+    round_no: int,
+    server: str = PG_SERVER,
 ) -> Target:
     """Start quart-blog on a fresh database (its ``serve`` applies the migrations)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    url_db, pg_name = fresh_database(args, dbs, "quart", "asyncpg", round_no)
+    url_db, pg_name = fresh_database(args, dbs, "quart", "asyncpg", round_no, server)
     url, proc = start_quart_blog(procs, workdir, workers=args.workers, database_url=url_db)
     print(f"[quart-blog] serving on {url} (log: {workdir / 'server.log'})")
     database = url_db or f"sqlite+aiosqlite:///{workdir / 'blog.db'}"
@@ -664,16 +731,31 @@ def start_ours(
 
 
 def start_flask(
-    args: argparse.Namespace, workdir: Path, procs: ProcessSet, dbs: Databases, round_no: int
+    args: argparse.Namespace,
+    workdir: Path,
+    procs: ProcessSet,
+    dbs: Databases,
+    round_no: int,
+    server: str = PG_SERVER,
+    worker_class: str = "sync",
+    name: str = "flask",
 ) -> Target:
     """Start the Flask reference app on a fresh database (``serve.sh`` creates the tables)."""
     workdir.mkdir(parents=True, exist_ok=True)
-    url_db, pg_name = fresh_database(args, dbs, "peer", "psycopg", round_no)
-    url, proc = start_peer(procs, args.peer, workdir, database_url=url_db)
-    print(f"[flask] serving on {url} (log: {workdir / 'server.log'})")
+    prefix = "peer" if worker_class == "sync" else f"peer_{worker_class}"
+    url_db, pg_name = fresh_database(args, dbs, prefix, "psycopg", round_no, server)
+    url, proc = start_peer(
+        procs,
+        args.peer,
+        workdir,
+        database_url=url_db,
+        worker_class=worker_class,
+        threads=args.threads,
+    )
+    print(f"[{name}] serving on {url} (log: {workdir / 'server.log'})")
     database = url_db or f"sqlite:///{workdir / 'instance' / 'blog.db'}"
     cpu = TreeCpu(proc.pid)
-    return Target("flask", Api(url), proc=proc, cpu=cpu, database=database, pg_name=pg_name)
+    return Target(name, Api(url), proc=proc, cpu=cpu, database=database, pg_name=pg_name)
 
 
 def start_targets(
@@ -714,6 +796,63 @@ def run_round(bench: Bench, targets: list[Target]) -> None:
                 bench.runs += bench.run(target, scenario, conns)
 
 
+def start_latency_targets(
+    args: argparse.Namespace,
+    workdir: Path,
+    procs: ProcessSet,
+    dbs: Databases,
+    round_no: int,
+    proxy: DelayProxy,
+) -> list[Target]:
+    """quart-blog and the reference (sync, then gthread), each reaching PostgreSQL via ``proxy``."""
+    server = f"postgres@127.0.0.1:{proxy.port}"
+    return [
+        start_ours(args, workdir / "quart-blog", procs, dbs, round_no, server),
+        start_flask(
+            args, workdir / "flask-sync", procs, dbs, round_no, server, "sync", "flask-sync"
+        ),
+        start_flask(
+            args,
+            workdir / "flask-gthread",
+            procs,
+            dbs,
+            round_no,
+            server,
+            "gthread",
+            "flask-gthread",
+        ),
+    ]
+
+
+def run_latency_round(bench: Bench, targets: list[Target], proxy: DelayProxy) -> None:
+    """Seed at 0 ms, then per delay: read and mixed per connection count on every target."""
+    for target in targets:
+        bench.prepare(target)
+    for delay in bench.args.delays:
+        proxy.set_delay(delay)
+        phase = f"db +{delay:g} ms each way"
+        for scenario in LATENCY_SCENARIOS:
+            for conns in bench.args.conns:
+                for target in targets:
+                    print(f"[{target.name}] r{bench.round} {scenario} {phase} c={conns} ...")
+                    proxy_before = proxy.cpu.sample()
+                    records = bench.run(target, scenario, conns)
+                    proxy_cpu = proxy.cpu.sample() - proxy_before
+                    for rec in records:
+                        rec.update(phase=phase, delay_ms=delay, proxy_cpu_s=round(proxy_cpu, 3))
+                        rec["notes"] = latency_notes(rec)
+                    bench.runs += records
+    proxy.set_delay(0)
+
+
+def latency_notes(rec: dict[str, Any]) -> str:
+    """What limited the server: cores it kept busy, and the proxy's share of the machine."""
+    seconds = rec["seconds"] or 1.0
+    busy = "" if rec.get("cpu_s") is None else f"server busy {rec['cpu_s'] / seconds:.2f} cores; "
+    text = busy + f"proxy {rec['proxy_cpu_s'] / seconds:.2f} cores"
+    return f"{rec['notes']}; {text}" if rec.get("notes") else text
+
+
 def round_info(round_no: int, targets: list[Target]) -> dict[str, Any]:
     """What results.json keeps about one round: who went first, URLs, PIDs, databases."""
     return {
@@ -732,6 +871,14 @@ def round_info(round_no: int, targets: list[Target]) -> dict[str, Any]:
     }
 
 
+def rotated(targets: list[Target], round_no: int) -> list[Target]:
+    """This round's order: two servers swap every round, three rotate."""
+    if len(targets) == 2:
+        return targets if round_no % 2 else targets[::-1]
+    shift = (round_no - 1) % max(1, len(targets))
+    return targets[shift:] + targets[:shift]
+
+
 def execute(
     args: argparse.Namespace, out: Path, procs: ProcessSet, dbs: Databases
 ) -> dict[str, Any]:
@@ -740,14 +887,24 @@ def execute(
     bench = Bench(args, out, procs)
     rounds: list[dict[str, Any]] = []
     names: list[str] = []
+    latency = args.scenarios == [DB_LATENCY]
     for round_no in range(1, args.rounds + 1):
         bench.round = round_no
-        targets = start_targets(args, out / f"r{round_no}", procs, dbs, round_no)
+        proxy = DelayProxy(procs, PG_SERVER.split("@")[1], PROXY_SECONDS) if latency else None
+        if proxy is not None:
+            targets = start_latency_targets(args, out / f"r{round_no}", procs, dbs, round_no, proxy)
+        else:
+            targets = start_targets(args, out / f"r{round_no}", procs, dbs, round_no)
         names = [t.name for t in targets]
-        order = targets if round_no % 2 else targets[::-1]  # who goes first alternates
+        order = rotated(targets, round_no)  # who goes first changes every round
         print(f"== round {round_no}/{args.rounds}: {' then '.join(t.name for t in order)} ==")
-        run_round(bench, order)
+        if proxy is not None:
+            run_latency_round(bench, order, proxy)
+        else:
+            run_round(bench, order)
         stop_targets(targets, procs, dbs)
+        if proxy is not None:
+            proxy.stop()
         rounds.append(round_info(round_no, order))
     ceiling = login_ceiling() if "login-storm" in args.scenarios else None
     if ceiling is not None:
@@ -767,7 +924,7 @@ def execute(
         "rounds": rounds,
         "login_ceiling": ceiling,
         "runs": bench.runs,
-        "ratios": ratios(bench.runs, names[0], names[1]) if len(names) == 2 else [],
+        "ratios": [row for other in names[1:] for row in ratios(bench.runs, names[0], other)],
         "summary": summary(bench.runs, names),
     }
 

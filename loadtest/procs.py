@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import contextlib
 import http.client
+import json
 import os
 import re
+import selectors
 import signal
 import socket
 import subprocess
@@ -142,12 +144,16 @@ def start_peer(
     workdir: Path,
     database_url: str | None = None,
     wait_s: float | None = None,
+    worker_class: str = "sync",
+    threads: int = 4,
 ) -> tuple[str, subprocess.Popen[Any]]:
     """Start the Flask reference app with ``PEER_DIR/serve.sh PORT`` on a fresh database.
 
     ``database_url`` defaults to a fresh SQLite file in ``workdir/instance`` (FRESH_DB=1
-    as well). ``serve.sh`` execs gunicorn, so the process is gunicorn's master. The first
-    start builds the peer's virtualenv, so the default wait is 600 s then, else 60 s.
+    as well). ``serve.sh`` execs gunicorn, so the process is gunicorn's master, with its
+    default worker count (2 x cores + 1) of ``worker_class`` (``gthread``: ``threads``
+    threads each). The first start builds the peer's virtualenv, so the default wait is
+    600 s then, else 60 s.
     """
     port = free_port()
     instance = workdir / "instance"
@@ -157,13 +163,15 @@ def start_peer(
         FRESH_DB="1",
         BLOG_INSTANCE_PATH=str(instance),
         DATABASE_URL=database_url or f"sqlite:///{instance / 'blog.db'}",
+        THREADS=str(threads),
     )
+    workers = str(2 * (os.cpu_count() or 1) + 1)
     if wait_s is None:
         wait_s = 60.0 if (peer_venv() / "bin" / "gunicorn").exists() else 600.0
     log = workdir / "server.log"
     with log.open("wb") as log_file:
         proc = procs.spawn(
-            [str(peer_dir / "serve.sh"), str(port)],
+            [str(peer_dir / "serve.sh"), str(port), workers, worker_class],
             cwd=peer_dir,
             env=env,
             stdout=log_file,
@@ -295,3 +303,52 @@ class Databases:
         """Drop every database still remembered."""
         for name in list(self.names):
             self.drop(name)
+
+
+class DelayProxy:
+    """``delayproxy.py`` in front of PostgreSQL: started, re-timed and stopped over its stdin."""
+
+    def __init__(self, procs: ProcessSet, upstream: str, seconds: float) -> None:
+        cmd = [sys.executable, str(Path(__file__).with_name("delayproxy.py"))]
+        cmd += ["--upstream", upstream, "--delay-ms", "0", "--seconds", str(round(seconds))]
+        self.procs = procs
+        self.proc: subprocess.Popen[str] = procs.spawn(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        )
+        self.cpu = TreeCpu(self.proc.pid)
+        ready = self.answer("READY", 20.0)
+        self.port = int(ready["port"])
+
+    def answer(self, tag: str, limit_s: float) -> dict[str, Any]:
+        """The next ``TAG {json}`` line the proxy prints; RuntimeError after ``limit_s``."""
+        assert self.proc.stdout is not None
+        deadline = time.monotonic() + limit_s
+        with selectors.DefaultSelector() as sel:
+            sel.register(self.proc.stdout, selectors.EVENT_READ)
+            while (left := deadline - time.monotonic()) > 0:
+                if not sel.select(timeout=left):
+                    continue
+                line = self.proc.stdout.readline()
+                if not line:
+                    break
+                if line.startswith(tag + " "):
+                    answer: dict[str, Any] = json.loads(line[len(tag) + 1 :])
+                    return answer
+        raise RuntimeError(f"delay proxy: no {tag} line within {limit_s:.0f} s")
+
+    def set_delay(self, ms: float) -> None:
+        """Delay every byte by ``ms`` each way from now on (open connections included)."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write(f"delay {ms}\n")
+        self.proc.stdin.flush()
+        self.answer("DELAY", 10.0)
+
+    def stop(self) -> None:
+        """Ask the proxy to stop (it closes every socket), then reap it."""
+        with contextlib.suppress(OSError):
+            if self.proc.stdin is not None:
+                self.proc.stdin.write("stop\n")
+                self.proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.proc.wait(timeout=10)
+        self.procs.stop(self.proc, grace=5)
