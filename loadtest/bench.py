@@ -271,6 +271,7 @@ class Bench:
         self.raw.mkdir(parents=True, exist_ok=True)
         self.runs: list[dict[str, Any]] = []
         self.round = 1
+        self.raw_suffix = ""  # db-latency: the delay, so each setting keeps its own raw files
 
     # -- set-up ---------------------------------------------------------------
 
@@ -290,7 +291,7 @@ class Bench:
 
     def raw_path(self, target: Target, tag: str, conns: int) -> Path:
         """Where one wrk run's command and output are kept."""
-        return self.raw / f"r{self.round}-{target.name}-{tag}-c{conns}.txt"
+        return self.raw / f"r{self.round}-{target.name}-{tag}{self.raw_suffix}-c{conns}.txt"
 
     def wrk(self, target: Target, script: str, conns: int, tag: str) -> dict[str, Any]:
         """One wrk run of ``script`` against ``target``, with the server's CPU meanwhile."""
@@ -830,6 +831,7 @@ def run_latency_round(bench: Bench, targets: list[Target], proxy: DelayProxy) ->
         bench.prepare(target)
     for delay in bench.args.delays:
         proxy.set_delay(delay)
+        bench.raw_suffix = f"-db{delay:g}ms"
         phase = f"db +{delay:g} ms each way"
         for scenario in LATENCY_SCENARIOS:
             for conns in bench.args.conns:
@@ -842,6 +844,7 @@ def run_latency_round(bench: Bench, targets: list[Target], proxy: DelayProxy) ->
                         rec.update(phase=phase, delay_ms=delay, proxy_cpu_s=round(proxy_cpu, 3))
                         rec["notes"] = latency_notes(rec)
                     bench.runs += records
+    bench.raw_suffix = ""
     proxy.set_delay(0)
 
 
