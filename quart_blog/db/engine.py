@@ -40,27 +40,19 @@ def create_engine(url: str, pool_size: int | None = None) -> AsyncEngine:
     when it hurts. Requests past the pool queue, first come first served.
     """
     parsed = make_url(url)
-    size = pool_size or default_pool_size(url)
+    pool: dict[str, Any] = {
+        "poolclass": FairAsyncQueuePool,
+        "pool_size": pool_size or default_pool_size(url),
+        "max_overflow": 0,
+        "pool_timeout": POOL_TIMEOUT_S,
+    }
     if parsed.get_backend_name() != "sqlite":
-        engine = create_async_engine(
-            url,
-            poolclass=FairAsyncQueuePool,
-            pool_size=size,
-            max_overflow=0,
-            pool_timeout=POOL_TIMEOUT_S,
-        )
+        engine = create_async_engine(url, **pool)
         event.listen(engine.sync_engine.pool, "checkout", refuse_lost_connection)
         return engine
     if parsed.database:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_async_engine(
-        url,
-        module=dbapi,
-        poolclass=FairAsyncQueuePool,
-        pool_size=size,
-        max_overflow=0,
-        pool_timeout=POOL_TIMEOUT_S,
-    )
+    engine = create_async_engine(url, module=dbapi, **pool)
     install_sqlite_hooks(engine)
     return engine
 
