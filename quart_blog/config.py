@@ -8,13 +8,20 @@ import secrets
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
+from email.headerregistry import Address
+from email.utils import parseaddr
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from quart import Quart, current_app
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///instance/blog.db"
+DEFAULT_PUBLIC_URL = "http://localhost:8000"
+DEFAULT_MAIL_FROM = "quart-blog <no-reply@localhost>"
+# MAIL_URL scheme -> (how the connection is secured, default port)
+MAIL_SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
 ON_VALUES = ("1", "on", "true", "yes")
 OFF_VALUES = ("0", "off", "false", "no")
@@ -31,6 +38,17 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
+class MailServer:
+    """Where ``MAIL_URL`` says to deliver: an SMTP server and how to reach it."""
+
+    host: str
+    port: int
+    security: str  # "plain", "starttls" or "tls" (SMTP over TLS from the first byte)
+    username: str | None = None
+    password: str | None = None
+
+
+@dataclass(frozen=True)
 class Settings:
     """Everything the app needs from its environment, parsed and checked."""
 
@@ -42,6 +60,10 @@ class Settings:
     trusted_proxies: int
     rate_limits: bool
     db_pool_size: int | None = None  # None: the backend's default (quart_blog/db/engine.py)
+    public_url: str = DEFAULT_PUBLIC_URL
+    mail_server: MailServer | None = None  # None: messages become .eml files in mail_dir
+    mail_from: str = DEFAULT_MAIL_FROM
+    mail_dir: Path = Path("instance") / "mail"
 
     @classmethod
     def from_env(
@@ -66,6 +88,10 @@ class Settings:
             trusted_proxies=parse_int("TRUSTED_PROXIES", env.get("TRUSTED_PROXIES", "0"), 0, 10),
             rate_limits=parse_bool("RATE_LIMITS", env.get("RATE_LIMITS", "on")),
             db_pool_size=parse_optional_int("DB_POOL_SIZE", env.get("DB_POOL_SIZE"), 1, 500),
+            public_url=parse_public_url(env.get("PUBLIC_URL") or DEFAULT_PUBLIC_URL),
+            mail_server=parse_mail_url(env.get("MAIL_URL")),
+            mail_from=parse_mail_from(env.get("MAIL_FROM") or DEFAULT_MAIL_FROM),
+            mail_dir=instance / "mail",
         )
 
     @property
@@ -110,6 +136,56 @@ def parse_redis_url(value: str | None) -> str | None:
     if not value.startswith(("redis://", "rediss://", "unix://")):
         raise ConfigError("REDIS_URL", f"expected redis://, rediss:// or unix://, got {value!r}")
     return value
+
+
+def parse_public_url(value: str) -> str:
+    """The site's own origin (scheme, host, optional port), without a trailing slash."""
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigError("PUBLIC_URL", f"expected http(s)://HOST[:PORT], got {value!r}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment or parts.username:
+        raise ConfigError("PUBLIC_URL", f"must be an origin only (no path or query), got {value!r}")
+    try:
+        _ = parts.port  # raises on a bad port
+    except ValueError:
+        raise ConfigError("PUBLIC_URL", f"bad port in {value!r}") from None
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def parse_mail_url(value: str | None) -> MailServer | None:
+    """``smtp://[USER:PASS@]HOST[:PORT]``, ``smtp+starttls://...`` or ``smtps://...``."""
+    if value is None or not value.strip():
+        return None
+    parts = urlsplit(value.strip())
+    if parts.scheme not in MAIL_SCHEMES:
+        schemes = ", ".join(f"{scheme}://" for scheme in MAIL_SCHEMES)
+        raise ConfigError("MAIL_URL", f"unsupported scheme {parts.scheme!r}; use {schemes}")
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigError("MAIL_URL", "bad port") from None
+    if not parts.hostname:
+        raise ConfigError("MAIL_URL", "no host")
+    security, default_port = MAIL_SCHEMES[parts.scheme]
+    return MailServer(
+        host=parts.hostname,
+        port=port or default_port,
+        security=security,
+        username=unquote(parts.username) if parts.username else None,
+        password=unquote(parts.password) if parts.password else None,
+    )
+
+
+def parse_mail_from(value: str) -> str:
+    """A ``From:`` address, ``Name <user@host>`` or ``user@host``."""
+    name, address = parseaddr(value.strip())
+    try:
+        Address(display_name=name, addr_spec=address)
+    except (ValueError, IndexError):
+        raise ConfigError("MAIL_FROM", f"not a mail address: {value!r}") from None
+    if "@" not in address or any(c in value for c in "\r\n"):
+        raise ConfigError("MAIL_FROM", f"not a mail address: {value!r}")
+    return value.strip()
 
 
 def parse_int(variable: str, value: str, low: int, high: int) -> int:

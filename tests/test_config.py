@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from quart_blog.config import DEFAULT_DATABASE_URL, ConfigError, Settings
+from quart_blog.config import DEFAULT_DATABASE_URL, ConfigError, MailServer, Settings
 from tests.factories import SECRET_KEY
 from tests.live import cli_env, run_cli
 
@@ -31,6 +31,15 @@ BAD_VALUES = [
     ("REDIS_URL", "http://x"),
     ("SECRET_KEY", "short"),
     ("SECRET_KEY", f"{SECRET_KEY},short"),
+    ("PUBLIC_URL", "localhost:8000"),
+    ("PUBLIC_URL", "ftp://example.org"),
+    ("PUBLIC_URL", "https://example.org/blog"),
+    ("PUBLIC_URL", "https://example.org:http"),
+    ("MAIL_URL", "http://mail.example.org"),
+    ("MAIL_URL", "smtp://"),
+    ("MAIL_URL", "smtp://mail.example.org:99999"),
+    ("MAIL_FROM", "nobody"),
+    ("MAIL_FROM", "Blog <a@example.org>\r\nBcc: victim@example.org"),
 ]
 
 
@@ -45,6 +54,10 @@ def test_settings_from_env_defaults(tmp_path: Path) -> None:
     assert settings.rate_limits is True
     assert settings.db_pool_size is None  # the backend's default
     assert len(settings.secret_keys) == 1
+    assert settings.public_url == "http://localhost:8000"
+    assert settings.mail_server is None  # messages become files:
+    assert settings.mail_dir == tmp_path / "mail"
+    assert settings.mail_from == "quart-blog <no-reply@localhost>"
 
 
 def test_settings_from_env_good_values(tmp_path: Path) -> None:
@@ -58,6 +71,9 @@ def test_settings_from_env_good_values(tmp_path: Path) -> None:
             "TRUSTED_PROXIES": "2",
             "RATE_LIMITS": "off",
             "DB_POOL_SIZE": "40",
+            "PUBLIC_URL": "https://blog.example.org/",
+            "MAIL_URL": "smtp+starttls://me%40example.org:p%3Ass@mail.example.org",
+            "MAIL_FROM": "Example Blog <no-reply@example.org>",
         },
         instance_path=tmp_path,
     )
@@ -70,7 +86,34 @@ def test_settings_from_env_good_values(tmp_path: Path) -> None:
     assert settings.trusted_proxies == 2
     assert settings.rate_limits is False
     assert settings.db_pool_size == 40
+    assert settings.public_url == "https://blog.example.org"
+    assert settings.mail_server == MailServer(
+        host="mail.example.org",
+        port=587,
+        security="starttls",
+        username="me@example.org",
+        password="p:ss",
+    )
+    assert settings.mail_from == "Example Blog <no-reply@example.org>"
     assert not (tmp_path / "secret_key").exists()
+
+
+@pytest.mark.parametrize(
+    ("url", "expected"),
+    [
+        ("smtp://127.0.0.1:2525", ("127.0.0.1", 2525, "plain")),
+        ("smtp://relay.example.org", ("relay.example.org", 25, "plain")),
+        ("smtps://mail.example.org", ("mail.example.org", 465, "tls")),
+    ],
+)
+def test_mail_url_schemes_and_default_ports(
+    tmp_path: Path, url: str, expected: tuple[str, int, str]
+) -> None:
+    server = Settings.from_env(
+        {"SECRET_KEY": SECRET_KEY, "MAIL_URL": url}, instance_path=tmp_path
+    ).mail_server
+    assert server is not None
+    assert (server.host, server.port, server.security) == expected
 
 
 @pytest.mark.parametrize(("variable", "value"), BAD_VALUES)
