@@ -8,10 +8,12 @@ from quart_schema import QuartSchema
 from quart_blog.accounts import api as accounts_api
 from quart_blog.errors import UNSUPPORTED_MEDIA_TYPE, APIError
 from quart_blog.posts import api as posts_api
+from quart_blog.recovery import api as recovery_api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 bp.register_blueprint(accounts_api.bp)
 bp.register_blueprint(posts_api.bp)
+bp.register_blueprint(recovery_api.bp)
 
 # The OpenAPI document only: the bundled UIs load inline script, which the CSP forbids.
 schema = QuartSchema(

@@ -11,12 +11,14 @@ from quart.sessions import SecureCookieSession, SecureCookieSessionInterface
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BaseConverter
 
-from quart_blog import api_v1, config, db, errors, health, home
+from quart_blog import api_v1, config, db, errors, health, home, mail
 from quart_blog.accounts import account_pages, passwords
 from quart_blog.accounts import pages as account_auth_pages
 from quart_blog.accounts.sessions import request_user, session_cookie
 from quart_blog.config import ConfigError, Settings, get_settings
 from quart_blog.posts import pages as post_pages
+from quart_blog.recovery import pages as recovery_pages
+from quart_blog.recovery import service as recovery
 from quart_blog.resources import resource_dir
 from quart_blog.security import csrf, limits
 from quart_blog.security.headers import add_security_headers
@@ -69,7 +71,11 @@ class BlogSessionInterface(SecureCookieSessionInterface):
 
 
 def create_app(
-    overrides: Mapping[str, str] | None = None, *, testing: bool = False, workers: int = 1
+    overrides: Mapping[str, str] | None = None,
+    *,
+    testing: bool = False,
+    workers: int = 1,
+    send_mail: bool = True,
 ) -> Quart:
     """Build the app.
 
@@ -78,6 +84,8 @@ def create_app(
         testing: a test app (exceptions propagate to the test; no GC tuning).
         workers: how many server processes share this machine's cores (``quart-blog serve``
             passes its ``--workers``); sizes the password-hashing pool.
+        send_mail: run the background mail sender while serving (off for one-off
+            commands; queued messages then wait for a serving process).
     """
     try:
         settings = Settings.from_env(overrides=overrides)
@@ -97,6 +105,8 @@ def create_app(
     session_cookie.init_app(app)
     passwords.init_app(app, workers=workers)
     limits.init_app(app)
+    mail.init_app(app, send=send_mail)
+    recovery.init_app(app)
 
     app.before_request(protect_state_changes)
     app.after_request(add_security_headers)
@@ -107,6 +117,7 @@ def create_app(
         account_auth_pages.bp,
         post_pages.bp,
         account_pages.bp,
+        recovery_pages.bp,
         health.bp,
     ):
         app.register_blueprint(blueprint)

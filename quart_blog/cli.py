@@ -1,20 +1,26 @@
-"""The ``quart-blog`` command: serve, db upgrade, create-user."""
+"""The ``quart-blog`` command: serve, db upgrade, create-user, mail."""
 
 from __future__ import annotations
 
 import asyncio
 import sys
-from typing import NoReturn
+from collections.abc import Awaitable, Callable
+from typing import NoReturn, TypeVar
 
 import click
 from hypercorn.run import run as run_hypercorn
 
 from quart_blog.accounts import auth
 from quart_blog.app import create_app
+from quart_blog.clock import utcnow
 from quart_blog.config import ConfigError, Settings
-from quart_blog.db import migrations
+from quart_blog.db import migrations, single_write
+from quart_blog.db.database import new_session
+from quart_blog.mail import outbox
 from quart_blog.serving.server import build_config
 from quart_blog.validation import password_problem, username_problem
+
+T = TypeVar("T")
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -94,20 +100,89 @@ def create_user(username: str, password: str) -> None:
     problem = username_problem(username) or password_problem(password)
     if problem:
         fail(problem)
-    settings = load_settings()
-    app = create_app()
 
-    async def run() -> None:
-        async with app.app_context():
-            await app.startup()
-            try:
-                await auth.register(username, password)
-            finally:
-                await app.shutdown()
+    async def register() -> None:
+        await auth.register(username, password)
 
-    migrations.upgrade(settings.database_url)
     try:
-        asyncio.run(run())
+        with_app(register)
     except auth.UsernameTaken:
         fail(f"the username {username!r} is taken", 1)
     click.echo(f"created user {username}")
+
+
+def with_app(work: Callable[[], Awaitable[T]]) -> T:
+    """Migrate, then run ``work`` inside the app (its database open, no mail sender)."""
+    migrations.upgrade(load_settings().database_url)
+    app = create_app(send_mail=False)
+
+    async def run() -> T:
+        async with app.app_context():
+            await app.startup()
+            try:
+                return await work()
+            finally:
+                await app.shutdown()
+
+    return asyncio.run(run())
+
+
+@main.group()
+def mail() -> None:
+    """The outbox: what is queued, retrying or refused, and retrying it now.
+
+    Serving processes deliver the outbox; these commands only look at it and change when
+    its rows are due.
+    """
+
+
+@mail.command("list")
+@click.option("--limit", default=100, show_default=True, type=click.IntRange(1, 10_000))
+def mail_list(limit: int) -> None:
+    """List messages not delivered yet, oldest first."""
+
+    async def undelivered() -> tuple[int, list[outbox.Queued]]:
+        db = new_session()
+        try:
+            return await outbox.count_undelivered(db), await outbox.select_undelivered(
+                db, limit=limit
+            )
+        finally:
+            await db.close()
+
+    total, rows = with_app(undelivered)
+    if not rows:
+        click.echo("nothing queued: every message was delivered")
+        return
+    for row in rows:
+        if row.failed_at is not None:
+            state = f"refused {row.failed_at:%Y-%m-%d %H:%M:%S}"
+        elif row.attempts:
+            state = f"retrying ({row.attempts} attempts, next {row.next_attempt_at:%H:%M:%S})"
+        else:
+            state = "queued"
+        error = f"  last error: {row.last_error}" if row.last_error else ""
+        click.echo(
+            f"#{row.id}  {row.created_at:%Y-%m-%d %H:%M:%S}  {row.kind}  to {row.recipient}"
+            f"  {state}{error}"
+        )
+    click.echo(
+        f"{total} not delivered" + (f" (first {len(rows)} shown)" if total > len(rows) else "")
+    )
+
+
+@mail.command("retry")
+@click.argument("ids", nargs=-1, type=click.IntRange(1))
+def mail_retry(ids: tuple[int, ...]) -> None:
+    """Make undelivered messages (refused ones too) due now; all of them without IDS."""
+
+    async def retry() -> int:
+        db = new_session()
+        try:
+            async with single_write(db):
+                return await outbox.make_due_now(db, now=utcnow(), ids=list(ids) or None)
+        finally:
+            await db.close()
+
+    count = with_app(retry)
+    click.echo(f"{count} message(s) due now; a serving process sends them within a second")

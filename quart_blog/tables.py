@@ -5,9 +5,20 @@ Each feature keeps its own models; importing this module loads them together.
 
 from quart_blog.accounts.models import AuthSession, User
 from quart_blog.db import Base
+from quart_blog.mail.models import OutboxMessage
 from quart_blog.posts.models import Post
+from quart_blog.recovery.models import OneTimeToken
 from quart_blog.security.limit_stores import RateLimitEntry
 
 metadata = Base.metadata
 
-__all__ = ["AuthSession", "Base", "Post", "RateLimitEntry", "User", "metadata"]
+__all__ = [
+    "AuthSession",
+    "Base",
+    "OneTimeToken",
+    "OutboxMessage",
+    "Post",
+    "RateLimitEntry",
+    "User",
+    "metadata",
+]

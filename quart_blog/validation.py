@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict
 
 USERNAME_MIN, USERNAME_MAX = 3, 32
@@ -12,6 +13,7 @@ PASSWORD_MIN, PASSWORD_MAX = 8, 1024
 TITLE_MAX = 200
 BODY_MAX = 20_000
 MAX_ID = 2**63 - 1
+EMAIL_MAX = 254
 
 _USERNAME_RE = re.compile(USERNAME_PATTERN)
 _SURROGATES = re.compile("[\ud800-\udfff]")
@@ -41,6 +43,23 @@ def password_problem(password: str, field: str = "Password") -> str | None:
     if not PASSWORD_MIN <= len(password) <= PASSWORD_MAX:
         return f"{field} must be {PASSWORD_MIN}-{PASSWORD_MAX} characters long."
     return text_problem(field, password)
+
+
+def clean_email(email: str) -> tuple[str, str | None]:
+    """The address in normal form (domain lower-cased) and why it is not acceptable, or ``None``.
+
+    Only its form is checked here (no DNS lookup in a request); the verification link
+    proves the address works.
+    """
+    trimmed = email.strip()
+    problem = text_problem("E-mail address", trimmed)
+    if problem is not None or len(trimmed) > EMAIL_MAX:
+        return trimmed, problem or f"E-mail address must be at most {EMAIL_MAX} characters."
+    try:
+        checked = validate_email(trimmed, check_deliverability=False)
+    except EmailNotValidError as error:
+        return trimmed, f"That is not a valid e-mail address: {error}"
+    return checked.normalized, None
 
 
 def clean_title(title: str) -> tuple[str, str | None]:

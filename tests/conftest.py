@@ -76,7 +76,10 @@ def truncate_postgres(url: str) -> None:
         engine = create_async_engine(url)
         async with engine.begin() as connection:
             await connection.execute(
-                text("TRUNCATE users, posts, auth_sessions, rate_limits RESTART IDENTITY CASCADE")
+                text(
+                    "TRUNCATE users, posts, auth_sessions, rate_limits, one_time_tokens,"
+                    " outbox_messages RESTART IDENTITY CASCADE"
+                )
             )
         await engine.dispose()
 
@@ -107,10 +110,16 @@ def app_overrides(database_url: str) -> dict[str, str]:
     }
 
 
+@pytest.fixture
+def send_mail() -> bool:
+    """Whether the test app runs its background mail sender (tests of mail turn it on)."""
+    return False
+
+
 @pytest.fixture(name="app")
-async def _app(app_overrides: dict[str, str]) -> AsyncIterator[Quart]:
+async def _app(app_overrides: dict[str, str], send_mail: bool) -> AsyncIterator[Quart]:
     """The app with its serving hooks run (engine open), closed after the test."""
-    app = create_app(app_overrides, testing=True)
+    app = create_app(app_overrides, testing=True, send_mail=send_mail)
     async with app.test_app():
         yield app
 

@@ -13,11 +13,15 @@ CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
 async def api_register(
-    client: QuartClient, username: str = "alice", password: str = PASSWORD
+    client: QuartClient,
+    username: str = "alice",
+    password: str = PASSWORD,
+    email: str | None = None,
 ) -> dict[str, Any]:
-    """Register through the API and return the JSON answer."""
+    """Register through the API (with an address, when given) and return the JSON answer."""
+    fields = {"username": username, "password": password}
     response = await client.post(
-        "/api/v1/register", json={"username": username, "password": password}
+        "/api/v1/register", json=fields if email is None else {**fields, "email": email}
     )
     assert response.status_code == 201, await response.get_data(as_text=True)
     body: dict[str, Any] = await response.get_json()

@@ -1,4 +1,4 @@
-"""The account page: active sessions, password change, logging out other browsers."""
+"""The account page: address, active sessions, password change, logging out other browsers."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
 from quart_blog.accounts import auth
-from quart_blog.accounts.queries import select_user_sessions
+from quart_blog.accounts.queries import select_user, select_user_sessions
 from quart_blog.accounts.sessions import current_session
 from quart_blog.clock import utcnow
 from quart_blog.db import get_session
@@ -20,9 +20,15 @@ bp = Blueprint("account", __name__, url_prefix="/account")
 async def render_account(error: str | None = None) -> str:
     """The account page, optionally with a password-form error."""
     active = await current_session()
-    sessions = await select_user_sessions(get_session(), user_id=active.user_id, now=utcnow())
+    db = get_session()
+    user = await select_user(db, active.user_id)
+    sessions = await select_user_sessions(db, user_id=active.user_id, now=utcnow())
     return await render_template(
-        "account/index.html", sessions=sessions, current_id=active.session_id, error=error
+        "account/index.html",
+        user=user,
+        sessions=sessions,
+        current_id=active.session_id,
+        error=error,
     )
 
 

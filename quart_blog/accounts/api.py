@@ -12,11 +12,22 @@ from quart_schema import document_response, validate_request
 
 from quart_blog.accounts import auth
 from quart_blog.accounts.models import User
-from quart_blog.accounts.schemas import LoginIn, PasswordIn, RegisterIn, UserOut
+from quart_blog.accounts.queries import select_user
+from quart_blog.accounts.schemas import LoginIn, MeOut, PasswordIn, RegisterIn, UserOut
 from quart_blog.accounts.sessions import current_session
-from quart_blog.errors import BAD_REQUEST, CONFLICT, UNAUTHORIZED, APIError, ErrorOut
+from quart_blog.db import get_session
+from quart_blog.errors import (
+    BAD_REQUEST,
+    CONFLICT,
+    UNAUTHORIZED,
+    VALIDATION_ERROR,
+    APIError,
+    ErrorOut,
+)
+from quart_blog.recovery.service import EmailTaken
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.serving.responses import json_response
+from quart_blog.validation import clean_email
 
 bp = Blueprint("auth", __name__)
 
@@ -39,11 +50,18 @@ def user_row_json(user: User) -> dict[str, Any]:
 @document_response(UserOut, 201)
 @document_response(ErrorOut, 409)
 async def register(data: RegisterIn) -> ResponseReturnValue:
-    """Create an account."""
+    """Create an account; an ``email`` given gets its verification link at once."""
+    email = None
+    if data.email is not None:
+        email, problem = clean_email(data.email)
+        if problem is not None:
+            raise APIError(422, VALIDATION_ERROR, problem)
     try:
-        user = await auth.register(data.username, data.password)
+        user = await auth.register(data.username, data.password, email)
     except auth.UsernameTaken:
         raise APIError(409, CONFLICT, "That username is taken.") from None
+    except EmailTaken:
+        raise APIError(409, CONFLICT, "That e-mail address belongs to another account.") from None
     return json_response(user_row_json(user), 201)
 
 
@@ -71,11 +89,16 @@ async def logout() -> ResponseReturnValue:
 
 @bp.get("/me")
 @login_required
-@document_response(UserOut, 200)
+@document_response(MeOut, 200)
 async def me() -> ResponseReturnValue:
-    """The logged-in user."""
+    """The logged-in user, with the address (verified or not) the account has now."""
     active = await current_session()
-    return json_response(user_json(active.user_id, active.username))
+    user = await select_user(get_session(), active.user_id)
+    email = None if user is None else user.email
+    verified = user is not None and user.email_verified_at is not None
+    return json_response(
+        {**user_json(active.user_id, active.username), "email": email, "email_verified": verified}
+    )
 
 
 @bp.post("/password")

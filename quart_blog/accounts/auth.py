@@ -25,6 +25,8 @@ from quart_blog.accounts.sessions import (
 )
 from quart_blog.clock import utcnow
 from quart_blog.db import get_session, single_write, write_transaction
+from quart_blog.recovery import service as recovery
+from quart_blog.recovery.service import EmailTaken
 from quart_blog.security import csrf, limits
 
 USER_AGENT_MAX = 200
@@ -34,16 +36,35 @@ class UsernameTaken(Exception):
     """Registration lost to an existing (case-insensitive) username."""
 
 
-async def register(username: str, password: str) -> User:
-    """Create an account; raise ``UsernameTaken`` if the name is in use (any case)."""
+async def register(username: str, password: str, email: str | None = None) -> User:
+    """Create an account; an address given gets its verification link at once.
+
+    Raises ``UsernameTaken`` if the name is in use (any case), ``EmailTaken`` if the
+    address is.
+    """
     password_hash = await hasher().hash(password)
     db = get_session()
+    if email is None:
+        try:
+            async with single_write(db):
+                return await queries.insert_user(
+                    db, username=username, password_hash=password_hash, now=utcnow()
+                )
+        except IntegrityError:
+            raise UsernameTaken(username) from None
     try:
-        async with single_write(db):
-            return await queries.insert_user(
-                db, username=username, password_hash=password_hash, now=utcnow()
+        async with write_transaction(db):
+            if await queries.email_taken(db, email, by_other_than=None):
+                raise EmailTaken(email)
+            user = await queries.insert_user(
+                db, username=username, password_hash=password_hash, now=utcnow(), email=email
             )
+            await recovery.queue_verification(db, user, email)
+            return user
     except IntegrityError:
+        # Both names are unique; the address was free a moment ago, so it is the name
+        # (or, rarely, an address registered in the same instant: say the name, and the
+        # next try tells the truth).
         raise UsernameTaken(username) from None
 
 
@@ -122,6 +143,7 @@ async def change_password(current_password: str, new_password: str) -> bool:
     async with write_transaction(db):
         await queries.update_password_hash(db, user_id=user.id, password_hash=new_hash)
         await queries.delete_other_sessions(db, user_id=user.id, keep_id=active.session_id)
+        await recovery.queue_notice(db, user, "password-changed")
     return True
 
 

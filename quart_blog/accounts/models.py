@@ -20,6 +20,10 @@ class User(Base):
     username_lower: Mapped[str] = mapped_column(String(32), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # The address as typed, and lower-cased for uniqueness; NULL when none was given.
+    email: Mapped[str | None] = mapped_column(String(254))
+    email_lower: Mapped[str | None] = mapped_column(String(254), unique=True)
+    email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class AuthSession(Base):

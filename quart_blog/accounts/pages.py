@@ -9,9 +9,10 @@ from quart_rate_limiter import rate_limit
 
 from quart_blog.accounts import auth
 from quart_blog.forms import field, submitted_form
+from quart_blog.recovery.service import EmailTaken
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.security.redirects import safe_next
-from quart_blog.validation import password_problem, text_problem, username_problem
+from quart_blog.validation import clean_email, password_problem, text_problem, username_problem
 
 bp = Blueprint("auth", __name__)
 
@@ -30,19 +31,28 @@ async def register() -> ResponseReturnValue:
     """Create an account, then send the new user to log in."""
     form = await submitted_form()
     username, password = field(form, "username"), field(form, "password")
+    email, email_error = (
+        clean_email(field(form, "email")) if field(form, "email").strip() else ("", None)
+    )
     problem = (
         username_problem(username)
+        or email_error
         or password_problem(password)
         or (None if password == field(form, "confirm") else "The passwords do not match.")
     )
+    typed = {"username": username, "email": field(form, "email")}
     if problem is not None:
-        return await render_template("auth/register.html", error=problem, username=username), 400
+        return await render_template("auth/register.html", error=problem, **typed), 400
     try:
-        await auth.register(username, password)
+        await auth.register(username, password, email or None)
     except auth.UsernameTaken:
         message = "That username is taken."
-        return await render_template("auth/register.html", error=message, username=username), 409
-    await flash("Account created. You can log in now.", "success")
+        return await render_template("auth/register.html", error=message, **typed), 409
+    except EmailTaken:
+        message = "That e-mail address belongs to another account."
+        return await render_template("auth/register.html", error=message, **typed), 409
+    sent = f" We sent a link to {email} to confirm it." if email else ""
+    await flash(f"Account created. You can log in now.{sent}", "success")
     return redirect(url_for("auth.login_form"), 303)
 
 

@@ -16,14 +16,22 @@ from quart_blog.db import Prepared
 
 
 async def insert_user(
-    session: AsyncSession, *, username: str, password_hash: str, now: datetime
+    session: AsyncSession,
+    *,
+    username: str,
+    password_hash: str,
+    now: datetime,
+    email: str | None = None,
 ) -> User:
-    """Insert a user; a taken name raises ``IntegrityError`` on ``username_lower``."""
+    """Insert a user (its address, if any, not yet verified); a taken name or address
+    raises ``IntegrityError``."""
     user = User(
         username=username,
         username_lower=username.lower(),
         password_hash=password_hash,
         created_at=now,
+        email=email,
+        email_lower=None if email is None else email.lower(),
     )
     session.add(user)
     await session.flush()
@@ -34,6 +42,33 @@ async def select_user_by_username(session: AsyncSession, username: str) -> User 
     """The user with this name, ignoring case."""
     result = await session.execute(select(User).where(User.username_lower == username.lower()))
     return result.scalar_one_or_none()
+
+
+async def select_user_by_verified_email(session: AsyncSession, email: str) -> User | None:
+    """The user whose verified address this is, ignoring case."""
+    result = await session.execute(
+        select(User).where(User.email_lower == email.lower(), User.email_verified_at.is_not(None))
+    )
+    return result.scalar_one_or_none()
+
+
+async def email_taken(session: AsyncSession, email: str, *, by_other_than: int | None) -> bool:
+    """Whether an account other than ``by_other_than`` has this address (any case)."""
+    query = select(User.id).where(User.email_lower == email.lower())
+    if by_other_than is not None:
+        query = query.where(User.id != by_other_than)
+    return (await session.execute(query.limit(1))).first() is not None
+
+
+async def update_verified_email(
+    session: AsyncSession, *, user_id: int, email: str, now: datetime
+) -> None:
+    """Make ``email`` the user's address, verified now (it may replace another)."""
+    await session.execute(
+        update(User)
+        .where(User.id == user_id)
+        .values(email=email, email_lower=email.lower(), email_verified_at=now)
+    )
 
 
 async def select_user(session: AsyncSession, user_id: int) -> User | None:
@@ -135,6 +170,12 @@ async def delete_other_sessions(session: AsyncSession, *, user_id: int, keep_id:
     result = await session.execute(
         delete(AuthSession).where(AuthSession.user_id == user_id, AuthSession.id != keep_id)
     )
+    return int(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def delete_all_sessions(session: AsyncSession, *, user_id: int) -> int:
+    """Revoke every session of the user; return how many."""
+    result = await session.execute(delete(AuthSession).where(AuthSession.user_id == user_id))
     return int(result.rowcount)  # type: ignore[attr-defined]
 
 

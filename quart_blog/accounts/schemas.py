@@ -15,6 +15,7 @@ class RegisterIn(StrictModel):
         pattern=rules.USERNAME_PATTERN,
     )
     password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+    email: str | None = Field(default=None, max_length=rules.EMAIL_MAX * 2)  # see clean_email
 
 
 class LoginIn(StrictModel):
@@ -31,3 +32,10 @@ class PasswordIn(StrictModel):
 class UserOut(BaseModel):
     id: int
     username: str
+
+
+class MeOut(BaseModel):
+    id: int
+    username: str
+    email: str | None
+    email_verified: bool

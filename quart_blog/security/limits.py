@@ -1,9 +1,11 @@
-"""Brute-force limits (SPEC §8): who a client is, which limits apply, the login throttle.
+"""Brute-force limits (SPEC §8, §11): who a client is, which limits apply, the throttles.
 
 Per-address limits on login and registration go through Quart-Rate-Limiter.
 Login attempts per username+address are counted here, atomically and before
 the password is checked, and forgotten on success, so a user's own typos
 never lock them out for long and parallel guesses cannot all get through.
+Forgot-password requests are counted here too, per client address and per target
+address, in one bucket each for the page and the API.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ REGISTER_PER_ADDRESS = RateLimit(20, timedelta(minutes=10))
 # Attempts per username+address: 10 in a burst, then one more every 90 seconds.
 LOGIN_ATTEMPTS = 10
 LOGIN_ATTEMPTS_PERIOD = timedelta(minutes=15)
+FORGOT_PER_ADDRESS = RateLimit(20, timedelta(hours=1))
+FORGOT_PER_TARGET = RateLimit(5, timedelta(hours=1))
 EXTENSION_KEY = "quart_blog.limit_store"
 
 
@@ -65,26 +69,46 @@ def limits_enabled() -> bool:
     return get_settings().rate_limits
 
 
+def hashed_key(kind: str, *parts: str) -> str:
+    """A store key for ``parts`` of bounded length that does not hold them in clear."""
+    digest = hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:40]
+    return f"{kind}:{digest}"
+
+
 def attempt_key(username: str, address: str) -> str:
-    """Key for login attempts on one account from one address (bounded length)."""
-    digest = hashlib.sha256(f"{username.lower()}\x00{address}".encode()).hexdigest()[:40]
-    return f"login-attempts:{digest}"
+    """Key for login attempts on one account from one address."""
+    return hashed_key("login-attempts", username.lower(), address)
+
+
+async def consume(key: str, limit: RateLimit) -> None:
+    """Count one event under ``key``; raise ``RateLimitExceeded`` (429) when over ``limit``."""
+    store = get_limit_store()
+    period = limit.period.total_seconds()
+    inverse = period / limit.count
+    now = clock.timestamp()
+    tat = await store.consume(key, now, inverse, ceiling=now + period + inverse)
+    # GCRA: allowed while the arrival time stays within one period of now; the
+    # next event is allowed once it would be again (hence "+ inverse").
+    if tat - now > period:
+        raise RateLimitExceeded(max(1, ceil(tat - now - period + inverse)))
 
 
 async def count_login_attempt(username: str) -> None:
-    """Count one attempt; raise ``RateLimitExceeded`` (429) when over the limit."""
-    if not limits_enabled():
-        return
-    store = get_limit_store()
-    period = LOGIN_ATTEMPTS_PERIOD.total_seconds()
-    inverse = period / LOGIN_ATTEMPTS
-    now = clock.timestamp()
-    key = attempt_key(username, await client_address())
-    tat = await store.consume(key, now, inverse, ceiling=now + period + inverse)
-    # GCRA: allowed while the arrival time stays within one period of now; the
-    # next attempt is allowed once it would be again (hence "+ inverse").
-    if tat - now > period:
-        raise RateLimitExceeded(max(1, ceil(tat - now - period + inverse)))
+    """Count one login attempt on ``username`` from this client; 429 when over the limit."""
+    if limits_enabled():
+        limit = RateLimit(LOGIN_ATTEMPTS, LOGIN_ATTEMPTS_PERIOD)
+        await consume(attempt_key(username, await client_address()), limit)
+
+
+async def count_forgot_password(email: str) -> None:
+    """Count one forgot-password request from this client and for ``email``.
+
+    Both counts are taken whatever the address, so the limit tells nothing about
+    whether an account has it.
+    """
+    if limits_enabled():
+        await consume(hashed_key("forgot-from", await client_address()), FORGOT_PER_ADDRESS)
+        await consume(hashed_key("forgot-for", email.lower()), FORGOT_PER_TARGET)
 
 
 async def forget_login_attempts(username: str) -> None:
