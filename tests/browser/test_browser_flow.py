@@ -6,24 +6,14 @@ Skips (with the reason) where Chromium is not installed; CI installs it.
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.browser.conftest import CHROMIUM
 from tests.live import LiveServer
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-    "--disable-quic",
-]
 PASSWORD = "a long browser password"
 NEW_PASSWORD = "an even longer browser password"
 
@@ -37,19 +27,6 @@ playwright_api = pytest.importorskip("playwright.sync_api")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     with LiveServer(tmp_path_factory.mktemp("browser"), workers=1) as live:
         yield live
-
-
-@pytest.fixture
-def browser() -> Iterator[playwright_api.Browser]:
-    """Headless Chromium; every context it makes is a fresh, empty profile."""
-    with playwright_api.sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(
-            executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield chromium
-        finally:
-            chromium.close()
 
 
 class Watched:
