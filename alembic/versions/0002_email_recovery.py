@@ -44,9 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_one_time_tokens")),
         sa.UniqueConstraint("token_hash", name=op.f("uq_one_time_tokens_token_hash")),
     )
-    op.create_index(
-        "ix_one_time_tokens_user_id_purpose", "one_time_tokens", ["user_id", "purpose"]
-    )
+    op.create_index("ix_one_time_tokens_user_id_purpose", "one_time_tokens", ["user_id", "purpose"])
     op.create_table(
         "outbox_messages",
         sa.Column("id", BigId, nullable=False),
