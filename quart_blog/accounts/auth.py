@@ -134,6 +134,8 @@ async def log_out() -> None:
 async def change_password(current_password: str, new_password: str) -> bool:
     """Set a new password if ``current_password`` is right; revoke every other session."""
     active = await current_session()
+    # A password check like any other: a stolen cookie must not make it a guessing oracle.
+    await limits.count_login_attempt(active.username)
     db = get_session()
     user = await queries.select_user(db, active.user_id)
     await db.commit()

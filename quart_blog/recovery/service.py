@@ -66,6 +66,8 @@ async def change_email(email: str, current_password: str) -> None:
     or ``EmailTaken``.
     """
     active = await current_session()
+    # A password check like any other: a stolen cookie must not make it a guessing oracle.
+    await limits.count_login_attempt(active.username)
     db = get_session()
     user = await queries.select_user(db, active.user_id)
     await db.commit()  # no snapshot pinned while bcrypt runs
