@@ -91,6 +91,8 @@ def build_email(
     email["Date"] = format_datetime(created_at)
     email["Message-ID"] = f"<outbox-{message_id}.{int(created_at.timestamp())}@{host}>"
     email["Auto-Submitted"] = "auto-generated"
-    email.set_content(text)
+    # Plain ASCII text goes as it is, so a link reads whole in the raw message (an .eml
+    # file, a mail server's log); anything else is quoted-printable.
+    email.set_content(text, cte="7bit" if text.isascii() else "quoted-printable")
     email.add_alternative(html, subtype="html")
     return email
