@@ -105,6 +105,13 @@ async def edit(post_id: int) -> ResponseReturnValue:
     return redirect(url_for("posts.detail", post_id=post_id), 303)
 
 
+@bp.get("/<id:post_id>/delete")
+@login_required
+async def delete_form(post_id: int) -> ResponseReturnValue:
+    """Ask before deleting: the post's title and a Delete button (a GET never deletes)."""
+    return await render_template("posts/delete.html", post=await own_post_or_404(post_id))
+
+
 @bp.post("/<id:post_id>/delete")
 @login_required
 async def delete(post_id: int) -> ResponseReturnValue:

@@ -114,6 +114,9 @@ def test_browser_full_walk(
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="Edited title").is_visible()
 
+    page.get_by_role("link", name="Delete…").click()  # asks first
+    page.wait_for_url(f"{base}/posts/*/delete")
+    assert page.get_by_text("Edited title").is_visible()
     page.get_by_role("button", name="Delete").click()
     page.wait_for_url(f"{base}/posts")
     assert "No posts yet." in page.content()

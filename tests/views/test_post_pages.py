@@ -133,6 +133,25 @@ async def test_edit_invalid_400_unchanged(client: QuartClient) -> None:
     assert await own_posts(client) == [post]
 
 
+async def test_delete_asks_first_and_a_get_deletes_nothing(client: QuartClient) -> None:
+    await page_user(client)
+    post = await api_post(client, title="Keep <me> safe")
+    detail = await text_of(await client.get(f"/posts/{post['id']}"))
+    assert f'href="/posts/{post["id"]}/delete"' in detail
+    assert 'action="/posts/' not in detail  # no one-click delete form on the post itself
+    confirm = await client.get(f"/posts/{post['id']}/delete")
+    assert confirm.status_code == 200
+    html = await text_of(confirm)
+    assert "Keep &lt;me&gt; safe" in html
+    tags = Tags(html)
+    assert {
+        "method": "post",
+        "action": f"/posts/{post['id']}/delete",
+        "class": "card",
+    } in tags.named("form")
+    assert await own_posts(client) == [post]
+
+
 async def test_delete_redirects_to_index(client: QuartClient) -> None:
     await page_user(client)
     post = await api_post(client)
@@ -144,7 +163,8 @@ async def test_delete_redirects_to_index(client: QuartClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "suffix"), [("GET", ""), ("GET", "/edit"), ("POST", "/edit"), ("POST", "/delete")]
+    ("method", "suffix"),
+    [("GET", ""), ("GET", "/edit"), ("POST", "/edit"), ("GET", "/delete"), ("POST", "/delete")],
 )
 async def test_other_users_post_404(
     app: Quart, client: QuartClient, other_client: QuartClient, method: str, suffix: str
@@ -171,6 +191,7 @@ async def test_other_users_post_404(
         ("GET", f"/posts/{HUGE_ID}"),
         ("GET", f"/posts/{HUGE_ID}/edit"),
         ("POST", f"/posts/{HUGE_ID}/edit"),
+        ("GET", f"/posts/{HUGE_ID}/delete"),
         ("POST", f"/posts/{HUGE_ID}/delete"),
         ("GET", "/posts/0"),
         ("GET", "/posts/12345"),
