@@ -19,6 +19,7 @@ from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 from quart_blog.accounts.passwords import HasherBusy
+from quart_blog.security import csrf
 from quart_blog.security.csrf import CSRFError
 from quart_blog.serving.responses import json_response
 
@@ -132,8 +133,16 @@ def register_handlers(app: Quart) -> None:
         )
 
     @app.errorhandler(CSRFError)
-    async def handle_csrf_error(error: CSRFError) -> Response:
-        return await error_response(403, CSRF_FAILED, error.message)
+    async def handle_csrf_error(error: CSRFError) -> ResponseReturnValue:
+        if wants_json():
+            return await error_response(403, CSRF_FAILED, error.message)
+        # A stale page form (logged in or out in another tab): offer it again, filled in.
+        fields = csrf.typed_fields(await request.form)
+        action = request.full_path.rstrip("?") if request.query_string else request.path
+        page = await render_template(
+            "errors/stale_form.html", status=403, action=action, fields=fields
+        )
+        return page, 403
 
     @app.errorhandler(Unauthorized)
     async def handle_unauthorized(_error: Unauthorized) -> ResponseReturnValue:

@@ -13,9 +13,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from itsdangerous import BadSignature, URLSafeSerializer
 from quart import request, session
+from werkzeug.datastructures import MultiDict
 
 from quart_blog.accounts.sessions import request_user
 from quart_blog.config import get_settings
@@ -92,3 +94,42 @@ def check_api_origin() -> None:
 def this_origin() -> str:
     """``scheme://host[:port]`` of this request, as a browser would send it in ``Origin``."""
     return f"{request.scheme}://{request.host}"
+
+
+# Fields a refused form carries back unseen (the link token of a reset, the login's next).
+HIDDEN_FIELDS = frozenset({"token", "next"})
+LONG_TEXT = 200
+
+
+@dataclass(frozen=True)
+class TypedField:
+    """One field of a refused form, to offer again: its name, a label, how to show it."""
+
+    name: str
+    label: str
+    kind: str  # "hidden", "password" (never refilled), "checkbox", "textarea" or "text"
+    value: str
+
+
+def typed_fields(form: MultiDict[str, str]) -> list[TypedField]:
+    """What the person typed into a form that failed its CSRF check (SPEC §8).
+
+    The page then offers the same form again, with a fresh token: nothing typed is lost,
+    except passwords, which are never written back into a page.
+    """
+    fields = []
+    for name, value in form.items(multi=True):
+        if name == FORM_FIELD:
+            continue
+        label = name.replace("_", " ").capitalize()
+        if "password" in name or name == "confirm":
+            fields.append(TypedField(name, label, "password", ""))
+        elif name in HIDDEN_FIELDS:
+            fields.append(TypedField(name, label, "hidden", value))
+        elif value == "on" and name == "remember":
+            fields.append(TypedField(name, label, "checkbox", value))
+        elif "\n" in value or len(value) > LONG_TEXT or name == "body":
+            fields.append(TypedField(name, label, "textarea", value))
+        else:
+            fields.append(TypedField(name, label, "text", value))
+    return fields

@@ -11,8 +11,8 @@ from itsdangerous import URLSafeSerializer
 from quart import Quart
 from quart.testing import QuartClient
 
-from tests.factories import PASSWORD, api_post, api_register, csrf_token, form_login
-from tests.views.helpers import copy_cookies, is_logged_in, running_app, snapshot, text_of
+from tests.factories import PASSWORD, api_post, api_register, csrf_token, form_login, page_user
+from tests.views.helpers import Tags, copy_cookies, is_logged_in, running_app, snapshot, text_of
 
 OLD_KEY = "old-key-0123456789abcdef"
 NEW_KEY = "new-key-0123456789abcdef"
@@ -186,3 +186,53 @@ async def test_secret_key_rotation_anonymous_token(
         form = {"username": "bob", "password": PASSWORD, "confirm": PASSWORD, "csrf_token": token}
         response = await browser.post("/register", form=form)
         assert response.status_code == status
+
+
+async def test_stale_form_comes_back_filled_in_with_a_fresh_token(
+    app: Quart, client: QuartClient
+) -> None:
+    """SPEC §8: a form refused for its token (logged in or out meanwhile in another tab)
+    comes back with what was typed, passwords aside, and a token that now works."""
+    await page_user(client)
+    stale = await csrf_token(client, "/posts/new")
+    await client.post("/logout", form={"csrf_token": await csrf_token(client, "/posts/new")})
+    await form_login(client)  # another tab: logged out and in again, so a new session
+    draft = {"title": "My <draft>", "body": "Line one\nline two", "csrf_token": stale}
+    before = await snapshot(app)
+    refused = await client.post("/posts", form=draft)
+    await assert_refused(app, refused, before)
+    html = await text_of(refused)
+    tags = Tags(html)
+    assert tags.field("title") is not None and tags.field("title")["value"] == "My <draft>"  # type: ignore[index]
+    assert "Line one\nline two</textarea>" in html
+    assert {"method": "post", "action": "/posts", "class": "card"} in tags.named("form")
+    fresh = tags.field("csrf_token")
+    assert fresh is not None and fresh["value"] != stale
+    resent = await client.post(
+        "/posts",
+        form={"title": "My <draft>", "body": "Line one\nline two", "csrf_token": fresh["value"]},
+    )
+    assert resent.status_code == 303
+
+
+async def test_stale_login_form_keeps_the_username_not_the_password(client: QuartClient) -> None:
+    await api_register(client)
+    response = await client.post(
+        "/login?next=/posts/new",
+        form={"username": "alice", "password": PASSWORD, "remember": "on", "csrf_token": "stale"},
+    )
+    assert response.status_code == 403
+    html = await text_of(response)
+    tags = Tags(html)
+    assert tags.field("username")["value"] == "alice"  # type: ignore[index]
+    assert tags.field("password") == {  # type: ignore[comparison-overlap]
+        "id": tags.field("password")["id"],  # type: ignore[index]
+        "name": "password",
+        "type": "password",
+        "value": "",
+        "autocomplete": "current-password",
+    }
+    assert PASSWORD not in html
+    assert {"method": "post", "action": "/login?next=/posts/new", "class": "card"} in tags.named(
+        "form"
+    )
