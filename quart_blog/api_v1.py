@@ -3,32 +3,53 @@
 from __future__ import annotations
 
 from quart import Blueprint, Quart, request
-from quart_schema import QuartSchema
+from quart_schema import QuartSchema, tag_blueprint
 
+from quart_blog import api_docs
 from quart_blog.accounts import api as accounts_api
 from quart_blog.errors import UNSUPPORTED_MEDIA_TYPE, APIError
+from quart_blog.openapi import BlogOpenAPIProvider
 from quart_blog.posts import api as posts_api
 from quart_blog.recovery import api as recovery_api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
-bp.register_blueprint(accounts_api.bp)
-bp.register_blueprint(posts_api.bp)
-bp.register_blueprint(recovery_api.bp)
+TAGS = [
+    (accounts_api.bp, "accounts", "Register, log in and out, who am I, change the password."),
+    (posts_api.bp, "posts", "Your own posts: nobody else's are ever listed or found."),
+    (recovery_api.bp, "recovery", "Your e-mail address, and a forgotten password."),
+]
+for blueprint, tag_name, _description in TAGS:
+    tag_blueprint(blueprint, [tag_name])
+    bp.register_blueprint(blueprint)
 
-# The OpenAPI document only: the bundled UIs load inline script, which the CSP forbids.
+DESCRIPTION = """\
+The JSON API of quart-blog. It shares the pages' cookie session: log in with
+`POST /api/v1/login` and send the cookie back.
+
+Bodies are `application/json` (anything else: 415) of at most 1 MiB (413).
+Every error is `{"error": {"code": "…", "message": "…"}}` with its status, never an
+HTML page; 429 and 503 say in `Retry-After` how many seconds to wait. A state-changing
+request from another site is refused (403).
+"""
+
+# The bundled UIs of Quart-Schema load inline script (which the CSP forbids) from a CDN;
+# api_docs serves Swagger UI from the site instead, at /api/docs.
 schema = QuartSchema(
     openapi_path="/openapi.json",
     swagger_ui_path=None,
     redoc_ui_path=None,
     scalar_ui_path=None,
-    info={"title": "quart-blog API", "version": "1"},
+    info={"title": "quart-blog API", "version": "1", "description": DESCRIPTION},
+    tags=[{"name": name, "description": description} for _bp, name, description in TAGS],
+    openapi_provider_class=BlogOpenAPIProvider,
 )
 
 
 def init_app(app: Quart) -> None:
-    """Mount the API and its OpenAPI document."""
+    """Mount the API, its OpenAPI document and its reference page."""
     schema.init_app(app)
     app.register_blueprint(bp)
+    app.register_blueprint(api_docs.bp)
 
 
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})

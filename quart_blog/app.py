@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from hypercorn.middleware import ProxyFixMiddleware
 from quart import Quart, get_flashed_messages, request
@@ -40,6 +40,13 @@ class IdConverter(BaseConverter):
 
     regex = r"[1-9][0-9]{0,18}"
     weight = 50
+    # The path parameter's schema in the OpenAPI document (quart_blog/openapi.py reads it).
+    openapi_schema: ClassVar[dict[str, Any]] = {
+        "type": "integer",
+        "format": "int64",
+        "minimum": 1,
+        "maximum": MAX_ID,
+    }
 
     def to_python(self, value: str) -> int:
         number = int(value)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from quart import Quart, Response, current_app, redirect, render_template, request
 from quart.typing import ResponseReturnValue
 from quart_auth import Unauthorized
@@ -68,8 +68,8 @@ MESSAGES_BY_STATUS = {
 
 
 class ErrorBody(BaseModel):
-    code: str
-    message: str
+    code: str = Field(description="Stable, for programs: `not_found`, `rate_limited`, …")
+    message: str = Field(description="For a person: what went wrong, in a sentence.")
 
 
 class ErrorOut(BaseModel):

@@ -87,3 +87,9 @@ def test_an_installed_wheel_migrates_and_serves_every_page(installed: Path, tmp_
             assert account.status_code == 200, location_path(account)
             assert "session" in account.text.lower()
             assert browser.get("/openapi.json").json()["openapi"].startswith("3.")
+            # Swagger UI's files come from the installed swagger-ui-bundle-v2 package.
+            docs = browser.get("/api/docs")
+            assert docs.status_code == 200
+            for asset in ("swagger-ui-bundle.js", "swagger-ui.css"):
+                assert browser.get(f"/api/docs/assets/{asset}").status_code == 200, asset
+            assert browser.get("/static/api-docs.js").status_code == 200

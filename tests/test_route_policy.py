@@ -19,6 +19,8 @@ PUBLIC = frozenset(
     {
         "static",
         "openapi",
+        "api_docs.page",
+        "api_docs.asset",
         "health.healthz",
         "auth.register_form",
         "auth.register",
@@ -70,7 +72,7 @@ def calls(rules: list[Rule], methods: frozenset[str]) -> list[Any]:
 
 def url(rule: Rule, post_id: int) -> str:
     """The rule's URL with its parameters filled in (an existing post of the user)."""
-    values = {"post_id": post_id, "filename": "style.css"}
+    values = {"post_id": post_id, "filename": "style.css", "name": "swagger-ui.css"}
     path = rule.rule
     for name in rule.arguments:
         path = path.replace(f"<{name}>", str(values[name]))

@@ -8,7 +8,7 @@ from quart import Blueprint, Response
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_rate_limiter import rate_limit
-from quart_schema import document_response, validate_request
+from quart_schema import document_response, operation_id, validate_request
 
 from quart_blog.accounts import auth
 from quart_blog.accounts.models import User
@@ -24,6 +24,7 @@ from quart_blog.errors import (
     APIError,
     ErrorOut,
 )
+from quart_blog.openapi import NoContent
 from quart_blog.recovery.service import EmailTaken
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.serving.responses import json_response
@@ -47,8 +48,10 @@ def user_row_json(user: User) -> dict[str, Any]:
 @bp.post("/register")
 @rate_limit(limits=[REGISTER_PER_ADDRESS])
 @validate_request(RegisterIn)
+@operation_id("register")
 @document_response(UserOut, 201)
 @document_response(ErrorOut, 409)
+@document_response(ErrorOut, 503)
 async def register(data: RegisterIn) -> ResponseReturnValue:
     """Create an account; an ``email`` given gets its verification link at once."""
     email = None
@@ -68,8 +71,10 @@ async def register(data: RegisterIn) -> ResponseReturnValue:
 @bp.post("/login")
 @rate_limit(limits=[LOGIN_PER_ADDRESS])
 @validate_request(LoginIn)
+@operation_id("logIn")
 @document_response(UserOut, 200)
 @document_response(ErrorOut, 401)
+@document_response(ErrorOut, 503)
 async def login(data: LoginIn) -> ResponseReturnValue:
     """Log in; sets the auth cookie (30 days with ``remember``, else a browser session)."""
     user = await auth.attempt_login(data.username, data.password)
@@ -81,6 +86,8 @@ async def login(data: LoginIn) -> ResponseReturnValue:
 
 @bp.post("/logout")
 @login_required
+@operation_id("logOut")
+@document_response(NoContent, 204)
 async def logout() -> ResponseReturnValue:
     """End this session server-side and clear the cookie."""
     await auth.log_out()
@@ -89,6 +96,7 @@ async def logout() -> ResponseReturnValue:
 
 @bp.get("/me")
 @login_required
+@operation_id("getMe")
 @document_response(MeOut, 200)
 async def me() -> ResponseReturnValue:
     """The logged-in user, with the address (verified or not) the account has now."""
@@ -104,6 +112,10 @@ async def me() -> ResponseReturnValue:
 @bp.post("/password")
 @login_required
 @validate_request(PasswordIn)
+@operation_id("changePassword")
+@document_response(NoContent, 204)
+@document_response(ErrorOut, 429)  # counted as a login attempt
+@document_response(ErrorOut, 503)
 async def change_password(data: PasswordIn) -> ResponseReturnValue:
     """Change the password; every other session of the user is revoked."""
     if not await auth.change_password(data.current_password, data.new_password):

@@ -30,11 +30,15 @@ class PasswordIn(StrictModel):
 
 
 class UserOut(BaseModel):
+    """The account."""
+
     id: int
     username: str
 
 
 class MeOut(BaseModel):
+    """The logged-in account, with the e-mail address it has now (verified or not)."""
+
     id: int
     username: str
     email: str | None

@@ -7,9 +7,10 @@ from typing import Any
 from quart import Blueprint, Response
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
-from quart_schema import document_response, validate_querystring, validate_request
+from quart_schema import document_response, operation_id, validate_querystring, validate_request
 
-from quart_blog.errors import NOT_FOUND, APIError, ErrorOut
+from quart_blog.errors import NOT_FOUND, APIError
+from quart_blog.openapi import NoContent
 from quart_blog.posts import service as posts
 from quart_blog.posts.queries import PostRow
 from quart_blog.posts.schemas import PostIn, PostOut, PostPage, PostPatch, PostsQuery
@@ -38,6 +39,7 @@ def no_such_post() -> APIError:
 @bp.get("")
 @login_required
 @validate_querystring(PostsQuery)
+@operation_id("listPosts")
 @document_response(PostPage, 200)
 async def index(query_args: PostsQuery) -> ResponseReturnValue:
     """A page of your posts, newest first; pass ``next`` back as ``before``."""
@@ -48,6 +50,7 @@ async def index(query_args: PostsQuery) -> ResponseReturnValue:
 @bp.post("")
 @login_required
 @validate_request(PostIn)
+@operation_id("createPost")
 @document_response(PostOut, 201)
 async def create(data: PostIn) -> ResponseReturnValue:
     """Write a post."""
@@ -57,8 +60,8 @@ async def create(data: PostIn) -> ResponseReturnValue:
 
 @bp.get("/<id:post_id>")
 @login_required
+@operation_id("getPost")
 @document_response(PostOut, 200)
-@document_response(ErrorOut, 404)
 async def detail(post_id: int) -> ResponseReturnValue:
     """One of your posts."""
     post = await posts.load_post(post_id)
@@ -70,6 +73,7 @@ async def detail(post_id: int) -> ResponseReturnValue:
 @bp.patch("/<id:post_id>")
 @login_required
 @validate_request(PostPatch)
+@operation_id("updatePost")
 @document_response(PostOut, 200)
 async def edit(post_id: int, data: PostPatch) -> ResponseReturnValue:
     """Change the title and/or body of one of your posts."""
@@ -81,6 +85,8 @@ async def edit(post_id: int, data: PostPatch) -> ResponseReturnValue:
 
 @bp.delete("/<id:post_id>")
 @login_required
+@operation_id("deletePost")
+@document_response(NoContent, 204)
 async def delete(post_id: int) -> ResponseReturnValue:
     """Delete one of your posts."""
     if not await posts.delete_post(post_id):

@@ -48,6 +48,8 @@ class PostsQuery(BaseModel):
 
 
 class PostOut(BaseModel):
+    """One of your posts."""
+
     id: int
     title: str
     body: str
@@ -56,5 +58,7 @@ class PostOut(BaseModel):
 
 
 class PostPage(BaseModel):
+    """A page of your posts, newest first."""
+
     items: list[PostOut]
     next: int | None = Field(description="pass as ?before= for the next page; null at the end")

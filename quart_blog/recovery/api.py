@@ -5,11 +5,12 @@ from __future__ import annotations
 from quart import Blueprint, Response
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
-from quart_schema import document_response, validate_request
+from quart_schema import document_response, operation_id, validate_request
 
 from quart_blog.errors import BAD_REQUEST, CONFLICT, VALIDATION_ERROR, APIError, ErrorOut
+from quart_blog.openapi import NoContent
 from quart_blog.recovery import service
-from quart_blog.recovery.schemas import EmailChangeIn, ForgotIn, ResetIn, TokenIn
+from quart_blog.recovery.schemas import EmailChangeIn, ForgotIn, MessageOut, ResetIn, TokenIn
 from quart_blog.serving.responses import json_response
 from quart_blog.validation import clean_email, text_problem
 
@@ -34,7 +35,11 @@ def valid_email(email: str) -> str:
 @bp.put("/me/email")
 @login_required
 @validate_request(EmailChangeIn)
+@operation_id("changeEmail")
+@document_response(MessageOut, 202)
 @document_response(ErrorOut, 409)
+@document_response(ErrorOut, 429)  # counted as a login attempt
+@document_response(ErrorOut, 503)
 async def change_email(data: EmailChangeIn) -> ResponseReturnValue:
     """Mail a verification link to the new address; it replaces the old one once verified."""
     email = valid_email(data.email)
@@ -49,7 +54,8 @@ async def change_email(data: EmailChangeIn) -> ResponseReturnValue:
 
 @bp.post("/email/verify")
 @validate_request(TokenIn)
-@document_response(ErrorOut, 400)
+@operation_id("verifyEmail")
+@document_response(NoContent, 204)
 async def verify_email(data: TokenIn) -> ResponseReturnValue:
     """Use a verification token."""
     if not await service.verify_email(data.token):
@@ -59,6 +65,9 @@ async def verify_email(data: TokenIn) -> ResponseReturnValue:
 
 @bp.post("/password/forgot")
 @validate_request(ForgotIn)
+@operation_id("forgotPassword")
+@document_response(MessageOut, 202)
+@document_response(ErrorOut, 429)  # per client and per target address
 async def forgot_password(data: ForgotIn) -> ResponseReturnValue:
     """Queue a reset link: 202 whether or not an account has the address."""
     email, problem = clean_email(data.email)
@@ -69,7 +78,9 @@ async def forgot_password(data: ForgotIn) -> ResponseReturnValue:
 
 @bp.post("/password/reset")
 @validate_request(ResetIn)
-@document_response(ErrorOut, 400)
+@operation_id("resetPassword")
+@document_response(NoContent, 204)
+@document_response(ErrorOut, 503)
 async def reset_password(data: ResetIn) -> ResponseReturnValue:
     """Use a reset token: new password, every session of the user revoked."""
     problem = text_problem("New password", data.new_password)

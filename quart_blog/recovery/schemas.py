@@ -1,8 +1,8 @@
-"""Request models of the recovery API (validation and the OpenAPI document)."""
+"""Request and response models of the recovery API (validation and the OpenAPI document)."""
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import BaseModel, Field
 
 from quart_blog import validation as rules
 from quart_blog.validation import StrictModel
@@ -24,3 +24,9 @@ class ForgotIn(StrictModel):
 class ResetIn(StrictModel):
     token: str = Field(max_length=200)
     new_password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+
+
+class MessageOut(BaseModel):
+    """Accepted: what happens next, in a sentence."""
+
+    message: str
