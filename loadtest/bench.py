@@ -15,7 +15,8 @@ servers afresh on new databases (SQLite files, or PostgreSQL databases created a
 dropped with ``psql``), seeds users and posts through the JSON API and runs every wrk
 scenario, the servers interleaved and the one going first alternating by round. Each run
 records the server's process-tree CPU (from /proc). Prints Markdown tables (every run, and
-medians over the rounds) and writes results.json.
+medians over the rounds), writes results.json and draws PNG charts beside it (``charts.py``,
+with matplotlib; skipped with a note when it is not installed).
 
 ``db-latency`` (run alone; PostgreSQL) puts ``delayproxy.py`` between the servers and
 PostgreSQL and runs read and mixed (at 256 and 1024 connections unless ``--conns`` says
@@ -24,7 +25,8 @@ classes, once per ``--delays`` value (ms added each way, default 1), all servers
 one proxy whose delay changes between settings. Seeding happens at 0 ms.
 
 Needs the ``wrk`` binary; everything else is the standard library (plus passlib, when
-installed, to time one password check for the login storm's yardstick). Loopback only.
+installed, to time one password check for the login storm's yardstick, and matplotlib for
+the charts). Loopback only.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ SCRIPTS = {
 }
 SLOW_READ_CONNS = 256
 STEADY_SKIP_S = 3  # login-storm: seconds of start-up left out of the steady rate
+PROBE_POINTS_MAX = 4000  # login-storm: probes kept per run for the chart (see probe_timeline)
 SLOW_ROUNDS = 2  # slow-clients: alone/with pairs, run in turn
 SETTLE_LIMIT_S = 60.0
 HERE = Path(__file__).resolve().parent
@@ -237,6 +240,32 @@ def steady_rate(counters: dict[str, int], started: float, duration: float) -> fl
     return sum(counters.get(f"ok_at_{second}", 0) for second in seconds) / len(seconds)
 
 
+def probe_timeline(samples: list[tuple[float, float]], started: float) -> dict[str, Any]:
+    """A login storm's probes as seconds since the storm began and latency ms, for the chart.
+
+    ``samples`` are (wall-clock second answered, ms) from ``probe.lua``. Beyond
+    ``PROBE_POINTS_MAX`` (a flat-out probe answers thousands a second) only the slowest
+    probe of each of that many equal slices of the run is kept.
+    """
+    points = sorted((t - started, ms) for t, ms in samples)
+    kept = "every probe answered" if points else "none (wrk without LuaJIT's ffi?)"
+    if len(points) > PROBE_POINTS_MAX:
+        first = points[0][0]
+        width = (points[-1][0] - first) / PROBE_POINTS_MAX or 1.0
+        slowest: dict[int, tuple[float, float]] = {}
+        for t, ms in points:
+            slot = min(int((t - first) / width), PROBE_POINTS_MAX - 1)
+            if slot not in slowest or ms > slowest[slot][1]:
+                slowest[slot] = (t, ms)
+        points = [slowest[slot] for slot in sorted(slowest)]
+        kept = f"the slowest probe of every {width:.3f} s"
+    return {
+        "kept": kept,
+        "t_s": [round(t, 3) for t, _ in points],
+        "latency_ms": [round(ms, 2) for _, ms in points],
+    }
+
+
 def login_ceiling(rounds: int = BCRYPT_ROUNDS, tries: int = 5) -> dict[str, float] | None:
     """Cores ÷ one password check, as quart-blog checks it (passlib's ``bcrypt_sha256``).
 
@@ -342,7 +371,7 @@ class Bench:
             2,
             max(1.0, d - 2),
             None,
-            threads=1,
+            threads=2,  # one connection per thread: probe.lua times each request
             script_args=(str(self.args.probe_every),),
         )
         overflows = listen_overflows()
@@ -368,6 +397,7 @@ class Bench:
         rec["healthz_probe"]["socket_errors"] = probe["socket_errors"]
         lat = probe["latency_ms"]
         rec["healthz_probe"]["every_ms"] = self.args.probe_every
+        rec["healthz_probe"]["timeline"] = probe_timeline(probe.get("samples", []), started)
         steady_text = "" if steady is None else f" ({steady:.2f} after the first {STEADY_SKIP_S} s)"
         rec["notes"] = (
             f"logins/s {logins:.1f}{steady_text}; /healthz every {self.args.probe_every} ms: "
@@ -932,6 +962,18 @@ def execute(
     }
 
 
+def write_charts(results: dict[str, Any], out: Path) -> None:
+    """Draw the PNG charts beside results.json; say so, and go on, without matplotlib."""
+    try:
+        import charts
+    except ImportError as exc:
+        redraw = f"python {HERE / 'charts.py'} {out / 'results.json'}"
+        print(f"charts: skipped ({exc}); with matplotlib installed: {redraw}")
+        return
+    for path in charts.write_charts(results, out):
+        print(f"chart: {path}")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: run, print the tables and the results path; always clean up."""
     args = parse_args(argv)
@@ -961,6 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
     table = markdown(results["runs"], results["ratios"], results["summary"], names)
     (out / "results.md").write_text(table + "\n")
     print("\n" + table + "\n")
+    write_charts(results, out)
     print(f"results: {out / 'results.json'}")
     return 0
 

@@ -118,7 +118,7 @@ def parse_output(output: str, raw_path: Path) -> dict[str, Any]:
     status = {str(k): int(v) for k, v in (data.get("status") or {}).items()}
     lat = data["latency_us"]
     errors = data["errors"]
-    return {
+    summary = {
         "requests": data["requests"],
         "seconds": round(seconds, 3),
         "rps": round(data["requests"] / seconds, 1),
@@ -133,3 +133,7 @@ def parse_output(output: str, raw_path: Path) -> dict[str, Any]:
         "counters": data.get("counters") or {},
         "raw": str(raw_path),
     }
+    flat = data.get("samples") or []  # probe.lua: answered-at seconds, latency ms, ...
+    if flat:
+        summary["samples"] = list(zip(flat[0::2], flat[1::2], strict=False))
+    return summary

@@ -9,6 +9,7 @@ local M = {}
 
 statuses = {}   -- per thread: status code -> count
 counters = {}   -- per thread: scenario-specific counters
+samples = {}    -- per thread: flat {answered_at_s, latency_ms, ...} (probe.lua only)
 thread_id = 0   -- per thread: set by setup()
 
 local all_threads = {}
@@ -61,6 +62,12 @@ local function encode(value)
       return string.format("\\u%04x", c:byte())
     end)
     return '"' .. escaped .. '"'
+  elseif kind == "table" and #value > 0 then
+    local parts = {}
+    for i = 1, #value do
+      parts[i] = encode(value[i])
+    end
+    return "[" .. table.concat(parts, ",") .. "]"
   elseif kind == "table" then
     local parts = {}
     for k, v in pairs(value) do
@@ -80,10 +87,13 @@ local function merge(into, from)
 end
 
 function done(summary, latency, requests)
-  local status_total, counter_total = {}, {}
+  local status_total, counter_total, sample_total = {}, {}, {}
   for _, thread in ipairs(all_threads) do
     merge(status_total, thread:get("statuses"))
     merge(counter_total, thread:get("counters"))
+    for _, v in ipairs(thread:get("samples") or {}) do
+      sample_total[#sample_total + 1] = v
+    end
   end
   local result = {
     duration_us = summary.duration,
@@ -107,6 +117,9 @@ function done(summary, latency, requests)
     status = status_total,
     counters = counter_total,
   }
+  if #sample_total > 0 then
+    result.samples = sample_total
+  end
   io.write("LOADTEST_JSON " .. encode(result) .. "\n")
 end
 
