@@ -22,7 +22,7 @@ from quart_blog.recovery import service as recovery
 from quart_blog.resources import resource_dir
 from quart_blog.security import csrf, limits
 from quart_blog.security.headers import add_security_headers
-from quart_blog.serving import gc_tuning
+from quart_blog.serving import banner, gc_tuning
 from quart_blog.serving.requests import BlogRequest
 from quart_blog.serving.runner import RunToCompletion
 from quart_blog.validation import MAX_ID
@@ -133,6 +133,7 @@ def create_app(
     if not testing:
         # Last, so it runs once every other start-up hook has built what it keeps.
         app.before_serving(to_async(gc_tuning.tune_for_serving))
+        app.before_serving(to_async(banner.one_banner_per_worker))
     if not settings.rate_limits:
         app.logger.warning("RATE_LIMITS=off: brute-force limits are disabled (benchmarks only)")
     app.asgi_app = RunToCompletion(app.asgi_app)  # type: ignore[method-assign]

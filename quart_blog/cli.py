@@ -67,6 +67,7 @@ def serve(
         fail("--certfile and --keyfile go together")
     if not no_migrate:
         migrations.upgrade(settings.database_url)
+        click.echo(f"quart-blog: database migrated to revision {migrations.head_revision()}")
     config = build_config(
         bind=list(bind),
         workers=workers,

@@ -169,6 +169,10 @@ def test_live_server_api_and_page_walks_then_sigterm_stops_every_process(
         assert server.process is not None
         assert server.process.returncode == 0, server.stderr[-4000:]
     assert "Traceback" not in server.stderr, server.stderr[-4000:]
+    # The console: one line saying the migrations ran, one "Running on" per worker.
+    assert "database migrated to revision" in server.stdout_path.read_text()
+    running = [line for line in server.stderr.splitlines() if "Running on" in line]
+    assert len(running) == 2, running
 
 
 def test_live_server_concurrent_posts_two_workers_all_stored(tmp_path: Path) -> None:

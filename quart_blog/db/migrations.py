@@ -7,6 +7,7 @@ The scripts live in the repository's ``alembic/`` (packaged inside the wheel); n
 from __future__ import annotations
 
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from alembic import command
 from quart_blog.resources import resource_dir
@@ -25,6 +26,11 @@ def alembic_config(database_url: str) -> Config:
 def upgrade(database_url: str, revision: str = "head") -> None:
     """Apply migrations up to ``revision`` (blocking: call from a thread inside an event loop)."""
     command.upgrade(alembic_config(database_url), revision)
+
+
+def head_revision() -> str | None:
+    """The newest revision of the migration scripts (what ``upgrade`` brings a database to)."""
+    return ScriptDirectory.from_config(alembic_config("")).get_current_head()
 
 
 def downgrade(database_url: str, revision: str = "base") -> None:
