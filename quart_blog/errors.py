@@ -108,6 +108,19 @@ async def error_response(
     return response
 
 
+def how_long(seconds: int) -> str:
+    """A wait as people say it: "40 seconds", "2 minutes", "1 hour 5 minutes"."""
+    seconds = max(1, seconds)
+    if seconds < 90:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = -(-seconds // 60)  # rounded up: never promise less than the wait
+    if minutes < 60:
+        return f"{minutes} minutes"
+    hours, minutes = divmod(minutes, 60)
+    rest = f" {minutes} minute{'s' if minutes != 1 else ''}" if minutes else ""
+    return f"{hours} hour{'s' if hours != 1 else ''}{rest}"
+
+
 def describe_validation_error(error: Exception) -> str:
     """One readable line from a pydantic error: ``field: problem; …``."""
     if not isinstance(error, ValidationError):
@@ -154,7 +167,9 @@ def register_handlers(app: Quart) -> None:
 
     @app.errorhandler(RateLimitExceeded)
     async def handle_rate_limited(error: RateLimitExceeded) -> Response:
-        return await error_response(429, headers=error.get_headers())
+        wait = error.retry_after if isinstance(error.retry_after, int) else 1
+        message = f"Too many attempts; try again in {how_long(wait)}."
+        return await error_response(429, message=message, headers=error.get_headers())
 
     @app.errorhandler(HasherBusy)
     async def handle_hasher_busy(_error: HasherBusy) -> Response:

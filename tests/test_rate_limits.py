@@ -10,6 +10,7 @@ from quart import Quart
 from quart.testing import QuartClient
 
 from quart_blog import create_app
+from quart_blog.errors import how_long
 from quart_blog.security.limits import LOGIN_ATTEMPTS, REGISTER_PER_ADDRESS
 from tests.factories import PASSWORD, api_register, csrf_token
 
@@ -89,6 +90,26 @@ async def test_login_page_answers_429_page(limited_app: Quart) -> None:
     assert response.status_code == 429
     assert "Retry-After" in response.headers
     assert response.mimetype == "text/html"
+    # The page says how long, as the header does.
+    wait = int(response.headers["Retry-After"])
+    assert wait > 1
+    assert f"try again in {how_long(wait)}." in await response.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("seconds", "said"),
+    [
+        (1, "1 second"),
+        (40, "40 seconds"),
+        (89, "89 seconds"),
+        (90, "2 minutes"),
+        (3600, "1 hour"),
+        (3660, "1 hour 1 minute"),
+        (7300, "2 hours 2 minutes"),
+    ],
+)
+def test_waits_are_said_as_people_say_them(seconds: int, said: str) -> None:
+    assert how_long(seconds) == said
 
 
 async def test_registration_limited_per_address(limited_app: Quart) -> None:
