@@ -22,7 +22,7 @@ def before_arg() -> int | None:
     if raw is None or raw == "":
         return None
     if not raw.isascii() or not raw.isdigit() or len(raw) > 19 or not 1 <= int(raw) <= MAX_ID:
-        abort(400, "before must be a post id (a positive whole number).")
+        abort(400, "That page of posts does not exist: the link may be cut short.")
     return int(raw)
 
 
@@ -46,8 +46,8 @@ async def read_post_form() -> tuple[str, str, str | None]:
 @login_required
 async def index() -> ResponseReturnValue:
     """Your posts, newest first, a page at a time."""
-    page, older = await posts.page_of_posts(before=before_arg(), limit=PAGE_SIZE)
-    return await render_template("posts/index.html", posts=page, older=older)
+    page = await posts.browse_posts(before=before_arg(), limit=PAGE_SIZE)
+    return await render_template("posts/index.html", page=page, posts=page.posts)
 
 
 @bp.get("/new")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import NamedTuple, Protocol
 
-from sqlalchemy import bindparam, delete, insert, select, update
+from sqlalchemy import bindparam, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.db import Prepared
@@ -126,3 +126,24 @@ DELETE_POST = Prepared(
 async def delete_post(session: AsyncSession, *, post_id: int, user_id: int) -> bool:
     """Delete the user's post; of two racing deletes exactly one sees ``True``."""
     return bool(await DELETE_POST.all(session, {"post_id": post_id, "user_id": user_id}))
+
+
+async def count_posts(session: AsyncSession, *, user_id: int, since: int | None = None) -> int:
+    """How many posts the user has (with ``since``: with an id of at least ``since``)."""
+    query = select(func.count()).select_from(Post).where(Post.user_id == user_id)
+    if since is not None:
+        query = query.where(Post.id >= since)
+    return int((await session.execute(query)).scalar_one())
+
+
+async def select_newer_ids(
+    session: AsyncSession, *, user_id: int, since: int, limit: int
+) -> list[int]:
+    """The ids of the user's ``limit`` posts nearest above ``since`` (``since`` included)."""
+    result = await session.execute(
+        select(Post.id)
+        .where(Post.user_id == user_id, Post.id >= since)
+        .order_by(Post.id)
+        .limit(limit)
+    )
+    return list(result.scalars().all())

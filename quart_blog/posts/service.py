@@ -8,6 +8,7 @@ always enforced in SQL; a foreign or missing post is simply ``None``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from quart_blog.accounts.sessions import current_session
 from quart_blog.clock import utcnow
@@ -25,6 +26,39 @@ async def page_of_posts(*, before: int | None, limit: int) -> tuple[Sequence[Pos
     )
     page = rows[:limit]
     return page, (page[-1].id if len(rows) > limit else None)
+
+
+@dataclass(frozen=True)
+class PostsPage:
+    """A page of the posts list as a reader moves through it."""
+
+    posts: Sequence[PostRow]
+    older: int | None  # ``before`` of the next, older page
+    newer: int | None  # ``before`` of the previous, newer page (0: the first page)
+    first_number: int  # the position of this page's first post, from 1 (newest)
+    total: int
+
+
+async def browse_posts(*, before: int | None, limit: int) -> PostsPage:
+    """``page_of_posts`` plus the way back and where the page is among all the posts.
+
+    Only the HTML list needs these (three small indexed queries more); the API pages on
+    with ``next`` alone.
+    """
+    posts, older = await page_of_posts(before=before, limit=limit)
+    active = await current_session()
+    db = get_session()
+    total = await queries.count_posts(db, user_id=active.user_id)
+    if before is None:
+        return PostsPage(posts, older, None, 1, total)
+    ahead = await queries.count_posts(db, user_id=active.user_id, since=before)
+    nearest = await queries.select_newer_ids(
+        db, user_id=active.user_id, since=before, limit=limit + 1
+    )
+    # The newer page holds the ``limit`` posts just above this one; it starts "before" the
+    # post after them, or is the first page when there are no more than ``limit``.
+    newer = None if not nearest else (nearest[limit] if len(nearest) > limit else 0)
+    return PostsPage(posts, older, newer, ahead + 1, total)
 
 
 async def load_post(post_id: int) -> Post | None:

@@ -224,3 +224,31 @@ async def test_form_errors_escape_input(client: QuartClient) -> None:
     response = await submit(client, "/posts", {"title": SCRIPT, "body": ""}, "/posts/new")
     assert response.status_code == 400
     assert SCRIPT not in await text_of(response)
+
+
+async def test_pages_go_both_ways_and_say_where_they_are(client: QuartClient) -> None:
+    await page_user(client)
+    made = [(await api_post(client, title=f"Post {n:02}"))["id"] for n in range(45)]
+    newest_first = made[::-1]
+    first = await text_of(await client.get("/posts"))
+    assert "Posts 1\u201320 of 45" in first and 'rel="prev"' not in first
+    second_url = f"/posts?before={newest_first[19]}"
+    second = await text_of(await client.get(second_url))
+    assert post_ids(second) == newest_first[20:40]
+    assert "Posts 21\u201340 of 45" in second
+    back = [a["href"] for a in Tags(second).named("a") if a.get("rel") == "prev"]
+    assert back == ["/posts"]  # the first page
+    third_url = f"/posts?before={newest_first[39]}"
+    third = await text_of(await client.get(third_url))
+    assert "Posts 41\u201345 of 45" in third and 'rel="next"' not in third
+    [back_to_second] = [a["href"] for a in Tags(third).named("a") if a.get("rel") == "prev"]
+    assert post_ids(await text_of(await client.get(back_to_second))) == newest_first[20:40]
+
+
+async def test_a_bad_page_link_says_so_in_words(client: QuartClient) -> None:
+    await page_user(client)
+    response = await client.get("/posts?before=abc")
+    assert response.status_code == 400
+    html = await text_of(response)
+    assert "That page of posts does not exist" in html and "before must be" not in html
+    assert 'href="/posts"' in html  # a way on
