@@ -30,27 +30,41 @@ async def register_form() -> ResponseReturnValue:
 async def register() -> ResponseReturnValue:
     """Create an account, then send the new user to log in."""
     form = await submitted_form()
-    username, password = field(form, "username"), field(form, "password")
-    email, email_error = (
-        clean_email(field(form, "email")) if field(form, "email").strip() else ("", None)
+    username, password, confirm = (
+        field(form, "username"),
+        field(form, "password"),
+        field(form, "confirm"),
     )
-    problem = (
-        username_problem(username)
-        or email_error
-        or password_problem(password)
-        or (None if password == field(form, "confirm") else "The passwords do not match.")
-    )
-    typed = {"username": username, "email": field(form, "email")}
+    typed_email = field(form, "email")
+    email, email_error = clean_email(typed_email) if typed_email.strip() else ("", None)
+    problems = [
+        ("username", username_problem(username)),
+        ("email", email_error),
+        ("password", password_problem(password)),
+        ("confirm", None if password == confirm else "The passwords do not match."),
+    ]
+    bad, problem = next(((name, text) for name, text in problems if text), (None, None))
+    status = 400
+    if problem is None:
+        try:
+            await auth.register(username, password, email or None)
+        except auth.UsernameTaken:
+            bad, problem, status = "username", "That username is taken.", 409
+        except EmailTaken:
+            bad, problem, status = "email", "That e-mail address belongs to another account.", 409
     if problem is not None:
-        return await render_template("auth/register.html", error=problem, **typed), 400
-    try:
-        await auth.register(username, password, email or None)
-    except auth.UsernameTaken:
-        message = "That username is taken."
-        return await render_template("auth/register.html", error=message, **typed), 409
-    except EmailTaken:
-        message = "That e-mail address belongs to another account."
-        return await render_template("auth/register.html", error=message, **typed), 409
+        # The passwords stay filled in unless they are what is wrong (the page is no-store).
+        keep = bad in ("username", "email")
+        page = await render_template(
+            "auth/register.html",
+            error=problem,
+            bad=bad,
+            username=username,
+            email=typed_email,
+            password=password if keep else "",
+            confirm=confirm if keep else "",
+        )
+        return page, status
     sent = f" We sent a link to {email} to confirm it." if email else ""
     await flash(f"Account created. You can log in now.{sent}", "success")
     return redirect(url_for("auth.login_form"), 303)

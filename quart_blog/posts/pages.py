@@ -34,12 +34,15 @@ async def own_post_or_404(post_id: int) -> Post:
     return post
 
 
-async def read_post_form() -> tuple[str, str, str | None]:
-    """Title (trimmed), body, and the first problem with them."""
+async def read_post_form() -> tuple[str, str, str | None, str | None]:
+    """Title (trimmed), body, the first problem with them and the field it is about."""
     form = await submitted_form()
     title, title_error = clean_title(field(form, "title"))
     body = field(form, "body")
-    return title, body, title_error or body_problem(body)
+    if title_error is not None:
+        return title, body, title_error, "title"
+    body_error = body_problem(body)
+    return title, body, body_error, None if body_error is None else "body"
 
 
 @bp.get("")
@@ -61,10 +64,10 @@ async def new() -> ResponseReturnValue:
 @login_required
 async def create() -> ResponseReturnValue:
     """Save a new post and show it."""
-    title, body, problem = await read_post_form()
+    title, body, problem, bad = await read_post_form()
     if problem is not None:
         page = await render_template(
-            "posts/form.html", post=None, title=title, body=body, error=problem
+            "posts/form.html", post=None, title=title, body=body, error=problem, bad=bad
         )
         return page, 400
     post = await posts.create_post(title=title, body=body)
@@ -92,10 +95,10 @@ async def edit_form(post_id: int) -> ResponseReturnValue:
 async def edit(post_id: int) -> ResponseReturnValue:
     """Save changes to one of your posts."""
     post = await own_post_or_404(post_id)
-    title, body, problem = await read_post_form()
+    title, body, problem, bad = await read_post_form()
     if problem is not None:
         page = await render_template(
-            "posts/form.html", post=post, title=title, body=body, error=problem
+            "posts/form.html", post=post, title=title, body=body, error=problem, bad=bad
         )
         return page, 400
     if await posts.edit_post(post_id, {"title": title, "body": body}) is None:

@@ -259,3 +259,42 @@ async def test_anonymous_home_redirects_to_login_with_plain_next(client: QuartCl
     assert response.headers["Location"] == "/login?next=/"
     nested = await client.get("/posts?before=5")
     assert nested.headers["Location"] == "/login?next=/posts%3Fbefore%3D5"
+
+
+@pytest.mark.parametrize(
+    ("form", "bad", "kept"),
+    [
+        ({"username": "x"}, "username", True),
+        ({"email": "not an address"}, "email", True),
+        ({"password": "short", "confirm": "short"}, "password", False),
+        ({"confirm": "something else entirely"}, "confirm", False),
+    ],
+)
+async def test_register_error_marks_the_bad_field_and_keeps_what_it_can(
+    client: QuartClient, form: dict[str, str], bad: str, kept: bool
+) -> None:
+    typed = {"username": "alice", "password": PASSWORD, "confirm": PASSWORD, "email": "", **form}
+    response = await submit(client, "/register", typed, "/register")
+    assert response.status_code == 400
+    tags = Tags(await text_of(response))
+    marked = [t["name"] for t in tags.named("input") if t.get("aria-invalid") == "true"]
+    assert marked == [bad]
+    field = tags.field(bad)
+    assert field is not None and "form-error" in field["aria-describedby"].split()
+    assert "autofocus" in field
+    assert [t["name"] for t in tags.named("input") if "autofocus" in t] == [bad]
+    # The passwords survive an error about another field, never one about themselves.
+    assert (tags.field("password")["value"] == typed["password"]) is kept  # type: ignore[index]
+
+
+async def test_failed_login_keeps_the_name_and_focuses_the_password(client: QuartClient) -> None:
+    await api_register(client)
+    response = await submit(client, "/login", {"username": "alice", "password": "wrong one!"})
+    assert response.status_code == 401
+    tags = Tags(await text_of(response))
+    assert tags.field("username")["value"] == "alice"  # type: ignore[index]
+    assert [t["name"] for t in tags.named("input") if "autofocus" in t] == ["password"]
+    # One generic message: no field is singled out as the wrong one.
+    assert not [t for t in tags.named("input") if t.get("aria-invalid")]
+    fresh = Tags(await text_of(await client.get("/login")))
+    assert [t["name"] for t in fresh.named("input") if "autofocus" in t] == ["username"]

@@ -252,3 +252,20 @@ async def test_a_bad_page_link_says_so_in_words(client: QuartClient) -> None:
     html = await text_of(response)
     assert "That page of posts does not exist" in html and "before must be" not in html
     assert 'href="/posts"' in html  # a way on
+
+
+@pytest.mark.parametrize(("form", "bad"), [({"title": " "}, "title"), ({"body": " "}, "body")])
+async def test_post_form_error_marks_the_bad_field(
+    client: QuartClient, form: dict[str, str], bad: str
+) -> None:
+    await page_user(client)
+    typed = {"title": "A title", "body": "A body", **form}
+    response = await submit(client, "/posts", typed, "/posts/new")
+    assert response.status_code == 400
+    html = await text_of(response)
+    tags = Tags(html)
+    field = tags.field(bad)
+    assert field is not None and field.get("aria-invalid") == "true"
+    assert field["aria-describedby"] == "form-error" and 'id="form-error"' in html
+    other = tags.field("body" if bad == "title" else "title")
+    assert other is not None and "aria-invalid" not in other
