@@ -93,15 +93,21 @@ async def attempt_login(username: str, password: str) -> User | None:
     return user
 
 
-async def log_in(user: User, *, remember: bool) -> None:
-    """Start a new server-side session for ``user`` and set the auth cookie."""
+async def log_in(user: User, *, remember: bool) -> bool:
+    """Start a new server-side session for ``user`` and set the auth cookie.
+
+    True when this is the account's first login ever.
+    """
     token = new_token()
     now = utcnow()
     lifetime = REMEMBER_LIFETIME if remember else BROWSER_SESSION_LIFETIME
+    first = user.last_login_at is None
     db = get_session()
-    # Two independent statements, each atomic: neither holds SQLite's lock for the other.
+    # Independent statements, each atomic: none holds SQLite's lock for another.
     async with single_write(db):
         await queries.delete_expired_sessions(db, user_id=user.id, now=now)
+    async with single_write(db):
+        await queries.update_last_login(db, user_id=user.id, now=now)
     async with single_write(db):
         session_id = await queries.insert_session(
             db,
@@ -120,6 +126,7 @@ async def log_in(user: User, *, remember: bool) -> None:
     )
     login_user(session_user, remember=remember)
     csrf.forget_anonymous_seed()
+    return first
 
 
 async def log_out() -> None:

@@ -24,6 +24,7 @@ class User(Base):
     email: Mapped[str | None] = mapped_column(String(254))
     email_lower: Mapped[str | None] = mapped_column(String(254), unique=True)
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # NULL: never
 
 
 class AuthSession(Base):

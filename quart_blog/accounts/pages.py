@@ -91,8 +91,9 @@ async def login() -> ResponseReturnValue:
             "auth/login.html", error=BAD_CREDENTIALS, username=username, next=target
         )
         return page, 401
-    await auth.log_in(user, remember=field(form, "remember") in ("on", "1", "true", "yes"))
-    await flash(f"Welcome back, {user.username}!", "success")
+    first = await auth.log_in(user, remember=field(form, "remember") in ("on", "1", "true", "yes"))
+    greeting = "Welcome" if first else "Welcome back"
+    await flash(f"{greeting}, {user.username}!", "success")
     return redirect(target or url_for("posts.index"), 303)
 
 

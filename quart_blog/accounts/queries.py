@@ -76,6 +76,11 @@ async def select_user(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
+async def update_last_login(session: AsyncSession, *, user_id: int, now: datetime) -> None:
+    """Record a successful login."""
+    await session.execute(update(User).where(User.id == user_id).values(last_login_at=now))
+
+
 async def update_password_hash(session: AsyncSession, *, user_id: int, password_hash: str) -> None:
     """Store a new hash (after a password change or a scheme/cost upgrade)."""
     await session.execute(

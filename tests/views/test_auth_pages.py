@@ -6,7 +6,15 @@ import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
-from tests.factories import CSRF_RE, PASSWORD, api_register, csrf_token, form_login, submit
+from tests.factories import (
+    CSRF_RE,
+    PASSWORD,
+    api_post,
+    api_register,
+    csrf_token,
+    form_login,
+    submit,
+)
 from tests.views.helpers import (
     Tags,
     auth_cookie_name,
@@ -298,3 +306,26 @@ async def test_failed_login_keeps_the_name_and_focuses_the_password(client: Quar
     assert not [t for t in tags.named("input") if t.get("aria-invalid")]
     fresh = Tags(await text_of(await client.get("/login")))
     assert [t["name"] for t in fresh.named("input") if "autofocus" in t] == ["username"]
+
+
+async def test_first_login_is_welcome_and_later_ones_welcome_back(client: QuartClient) -> None:
+    await api_register(client)
+    first = await form_login(client)
+    assert "Welcome, alice!" in await text_of(await client.get(first.headers["Location"]))
+    await client.post("/logout", form={"csrf_token": await csrf_token(client, "/logout")})
+    again = await form_login(client)
+    assert "Welcome back, alice!" in await text_of(await client.get(again.headers["Location"]))
+
+
+async def test_home_shows_the_latest_posts_and_a_way_to_write(client: QuartClient) -> None:
+    await api_register(client)
+    await form_login(client)
+    empty = await text_of(await client.get("/"))
+    assert "Hello, alice! You are logged in." in empty  # SPEC §5
+    assert 'href="/posts/new"' in empty and "No posts yet" in empty
+    for n in range(7):
+        await api_post(client, title=f"Post <{n}>")
+    home = await text_of(await client.get("/"))
+    titles = [f"Post &lt;{n}&gt;" for n in range(6, 1, -1)]  # the five newest, newest first
+    assert [home.index(t) for t in titles] == sorted(home.index(t) for t in titles)
+    assert "Post &lt;1&gt;" not in home and "See all your posts" in home
