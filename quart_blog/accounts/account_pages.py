@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
+
 from quart import Blueprint, flash, redirect, render_template, url_for
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 
 from quart_blog.accounts import auth
+from quart_blog.accounts.devices import device_names
+from quart_blog.accounts.models import AuthSession
 from quart_blog.accounts.queries import select_user, select_user_sessions
 from quart_blog.accounts.sessions import current_session
 from quart_blog.clock import utcnow
@@ -15,6 +20,34 @@ from quart_blog.forms import field, submitted_form
 from quart_blog.validation import password_problem
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+
+
+@dataclass(frozen=True, slots=True)
+class SessionRow:
+    """One line of the sessions table."""
+
+    device: str
+    user_agent: str
+    created_at: datetime
+    last_seen_at: datetime
+    current: bool
+
+
+async def session_rows(sessions: list[AuthSession], current_id: int) -> list[SessionRow]:
+    """The sessions as the page lists them: this one first, then the most recently seen."""
+    names = await device_names(s.user_agent for s in sessions)
+    rows = [
+        SessionRow(
+            device=names[s.user_agent],
+            user_agent=s.user_agent,
+            created_at=s.created_at,
+            last_seen_at=s.last_seen_at,
+            current=s.id == current_id,
+        )
+        for s in sessions
+    ]
+    # A stable sort: the others keep the query's most-recently-seen-first order.
+    return sorted(rows, key=lambda row: not row.current)
 
 
 async def render_account(error: str | None = None) -> str:
@@ -26,8 +59,7 @@ async def render_account(error: str | None = None) -> str:
     return await render_template(
         "account/index.html",
         user=user,
-        sessions=sessions,
-        current_id=active.session_id,
+        sessions=await session_rows(sessions, active.session_id),
         error=error,
     )
 
