@@ -24,8 +24,10 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel
+from quart import Quart
 from quart_auth import login_required
 from quart_rate_limiter import QUART_RATE_LIMITER_LIMITS_ATTRIBUTE
+from quart_schema import QuartSchema
 from quart_schema.openapi import QUART_SCHEMA_OPERATION_ID_ATTRIBUTE, OpenAPIProvider
 from quart_schema.validation import (
     QUART_SCHEMA_QUERYSTRING_ATTRIBUTE,
@@ -116,8 +118,8 @@ def shape_errors(rule: Rule, method: str, func: Callable[..., Any]) -> set[int]:
         statuses.add(422)
     if hasattr(func, QUART_RATE_LIMITER_LIMITS_ATTRIBUTE):
         statuses.add(429)  # Quart-Rate-Limiter's per-address limits
-    if any(hasattr(converter, "openapi_schema") for converter in rule._converters.values()):
-        statuses.add(404)  # a row id: no such row, or another user's
+    if rule.arguments:  # every path parameter of the API is a row id (the ``id`` converter)
+        statuses.add(404)  # no such row, or another user's
     return statuses
 
 
@@ -143,6 +145,10 @@ def error_components() -> dict[str, Any]:
 class BlogOpenAPIProvider(OpenAPIProvider):
     """Quart-Schema's document of the ``/api/v1`` routes, completed (see the module)."""
 
+    def __init__(self, app: Quart, extension: QuartSchema) -> None:
+        super().__init__(app, extension)
+        self.app = app  # our own handle: the base class keeps its proxy private
+
     def schema(self) -> dict[str, Any]:
         document = super().schema()
         document["components"]["schemas"].update(error_components())
@@ -166,7 +172,7 @@ class BlogOpenAPIProvider(OpenAPIProvider):
 
     def build_paths(self, rule: Rule) -> tuple[dict[str, Any], dict[str, Any]]:
         paths, components = super().build_paths(rule)
-        func = self._app.view_functions[rule.endpoint]
+        func = self.app.view_functions[rule.endpoint]
         for path_item in paths.values():
             for method, operation in list(path_item.items()):
                 # Quart-Schema shares one responses dict between a rule's methods.
