@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import hashlib
 import json
 import math
@@ -190,13 +189,7 @@ class Sink:
         return got, time.monotonic() - start
 
     def stop(self) -> None:
-        with contextlib.suppress(OSError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.write("stop\n")
-                self.proc.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        self.procs.stop(self.proc, grace=5)
+        self.procs.stop_by_stdin(self.proc)
 
 
 # --- statistics (pure Python) ------------------------------------------------------------
@@ -305,6 +298,26 @@ def sample_of(case: str, ms: float, response: httpx.Response) -> Sample:
     return Sample(case, ms, response.status_code, signature(response), closed)
 
 
+def record(
+    phase: Phase,
+    streams: list[Any],
+    case: str,
+    sent_ns: int,
+    response: httpx.Response,
+    *,
+    measured: bool,
+) -> None:
+    """Account one answer (sent at ``sent_ns``) to ``phase``: its latency unless warming up,
+    and the connection it came on."""
+    ms = (time.perf_counter_ns() - sent_ns) / 1e6
+    phase.known_sent += case == "known"
+    stream = response.extensions.get("network_stream")
+    if stream is not None and all(stream is not s for s in streams):
+        streams.append(stream)
+    if measured:
+        phase.samples.append(sample_of(case, ms, response))
+
+
 def order_of(pairs: int, rng: random.Random) -> list[str]:
     """``pairs`` known/unknown pairs, each pair in random order."""
     order: list[str] = []
@@ -355,14 +368,8 @@ def run_sequential(
             request = build(client, phase.via, emails[case], form)
             t0 = time.perf_counter_ns()
             response = client.send(request)
-            ms = (time.perf_counter_ns() - t0) / 1e6
-            phase.known_sent += case == "known"
+            record(phase, streams, case, t0, response, measured=index >= 2 * warmup)
             client.cookies.clear()
-            stream = response.extensions.get("network_stream")
-            if stream is not None and all(stream is not s for s in streams):
-                streams.append(stream)
-            if index >= 2 * warmup:
-                phase.samples.append(sample_of(case, ms, response))
         phase.seconds = time.monotonic() - started
     phase.connections = len(streams)
 
@@ -389,14 +396,8 @@ async def run_concurrent(
                 request = build(client, phase.via, emails[case], form)
                 t0 = time.perf_counter_ns()
                 response = await client.send(request)
-                ms = (time.perf_counter_ns() - t0) / 1e6
-                phase.known_sent += case == "known"
+                record(phase, streams, case, t0, response, measured=index >= 2 * warmup)
                 client.cookies.clear()
-                stream = response.extensions.get("network_stream")
-                if stream is not None and all(stream is not s for s in streams):
-                    streams.append(stream)
-                if index >= 2 * warmup:
-                    phase.samples.append(sample_of(case, ms, response))
 
         started = time.monotonic()
         await asyncio.gather(*(worker() for _ in range(phase.concurrency)))

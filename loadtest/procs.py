@@ -96,6 +96,16 @@ class ProcessSet:
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
 
+    def stop_by_stdin(self, proc: subprocess.Popen[Any]) -> None:
+        """Ask a child that reads commands on stdin to ``stop``, wait for it, then reap it."""
+        with contextlib.suppress(OSError):
+            if proc.stdin is not None:
+                proc.stdin.write("stop\n")
+                proc.stdin.close()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            proc.wait(timeout=10)
+        self.stop(proc, grace=5)
+
     def stop_all(self) -> None:
         """Stop every remaining process, newest first."""
         for proc in reversed(list(self.procs)):
@@ -345,10 +355,4 @@ class DelayProxy:
 
     def stop(self) -> None:
         """Ask the proxy to stop (it closes every socket), then reap it."""
-        with contextlib.suppress(OSError):
-            if self.proc.stdin is not None:
-                self.proc.stdin.write("stop\n")
-                self.proc.stdin.close()
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            self.proc.wait(timeout=10)
-        self.procs.stop(self.proc, grace=5)
+        self.procs.stop_by_stdin(self.proc)
