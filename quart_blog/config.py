@@ -20,6 +20,7 @@ from sqlalchemy.exc import ArgumentError
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///instance/blog.db"
 DEFAULT_PUBLIC_URL = "http://localhost:8000"
 DEFAULT_MAIL_FROM = "quart-blog <no-reply@localhost>"
+DEFAULT_REAUTH_SECONDS = 600  # SPEC §13: how long a password, code or passkey check lasts
 # MAIL_URL scheme -> (how the connection is secured, default port)
 MAIL_SCHEMES = {"smtp": ("plain", 25), "smtp+starttls": ("starttls", 587), "smtps": ("tls", 465)}
 SUPPORTED_DRIVERS = ("sqlite+aiosqlite", "postgresql+asyncpg")
@@ -64,6 +65,7 @@ class Settings:
     mail_server: MailServer | None = None  # None: messages become .eml files in mail_dir
     mail_from: str = DEFAULT_MAIL_FROM
     mail_dir: Path = Path("instance") / "mail"
+    reauth_seconds: int = DEFAULT_REAUTH_SECONDS
 
     @classmethod
     def from_env(
@@ -92,6 +94,9 @@ class Settings:
             mail_server=parse_mail_url(env.get("MAIL_URL")),
             mail_from=parse_mail_from(env.get("MAIL_FROM") or DEFAULT_MAIL_FROM),
             mail_dir=instance / "mail",
+            reauth_seconds=parse_int(
+                "REAUTH_SECONDS", env.get("REAUTH_SECONDS", str(DEFAULT_REAUTH_SECONDS)), 10, 86400
+            ),
         )
 
     @property

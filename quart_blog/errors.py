@@ -25,6 +25,7 @@ from quart_blog.serving.responses import json_response
 
 BAD_REQUEST = "bad_request"
 UNAUTHORIZED = "unauthorized"
+INVALID_CREDENTIALS = "invalid_credentials"
 FORBIDDEN = "forbidden"
 CSRF_FAILED = "csrf_failed"
 NOT_FOUND = "not_found"

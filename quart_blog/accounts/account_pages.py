@@ -12,6 +12,7 @@ from quart_auth import login_required
 from quart_blog.accounts import auth
 from quart_blog.accounts.devices import device_names
 from quart_blog.accounts.models import AuthSession
+from quart_blog.accounts.reauth import recent_auth_required
 from quart_blog.accounts.queries import select_user, select_user_sessions
 from quart_blog.accounts.sessions import current_session
 from quart_blog.clock import utcnow
@@ -92,6 +93,7 @@ async def change_password() -> ResponseReturnValue:
 
 @bp.post("/sessions/revoke")
 @login_required
+@recent_auth_required(back_to="account.index")
 async def revoke_sessions() -> ResponseReturnValue:
     """Log out every other browser of this user."""
     count = await auth.revoke_other_sessions()

@@ -13,12 +13,20 @@ from quart_schema import document_response, operation_id, validate_request
 from quart_blog.accounts import auth
 from quart_blog.accounts.models import User
 from quart_blog.accounts.queries import select_user
-from quart_blog.accounts.schemas import LoginIn, MeOut, PasswordIn, RegisterIn, UserOut
+from quart_blog.accounts.schemas import (
+    LoginIn,
+    MeOut,
+    PasswordIn,
+    ReauthIn,
+    RegisterIn,
+    UserOut,
+)
 from quart_blog.accounts.sessions import current_session
 from quart_blog.db import get_session
 from quart_blog.errors import (
     BAD_REQUEST,
     CONFLICT,
+    INVALID_CREDENTIALS,
     UNAUTHORIZED,
     VALIDATION_ERROR,
     APIError,
@@ -120,4 +128,19 @@ async def change_password(data: PasswordIn) -> ResponseReturnValue:
     """Change the password; every other session of the user is revoked."""
     if not await auth.change_password(data.current_password, data.new_password):
         raise APIError(400, BAD_REQUEST, "The current password is wrong.")
+    return Response(status=204)
+
+
+@bp.post("/reauth")
+@login_required
+@validate_request(ReauthIn)
+@operation_id("reauthenticate")
+@document_response(NoContent, 204)
+@document_response(ErrorOut, 401)
+@document_response(ErrorOut, 429)  # counted as a login attempt
+@document_response(ErrorOut, 503)
+async def reauth(data: ReauthIn) -> ResponseReturnValue:
+    """Confirm it is you (SPEC §13): sensitive actions are then allowed for ``REAUTH_SECONDS``."""
+    if data.password is None or not await auth.reauthenticate_with_password(data.password):
+        raise APIError(401, INVALID_CREDENTIALS, "That password (or code) is not right.")
     return Response(status=204)

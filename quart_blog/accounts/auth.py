@@ -11,7 +11,7 @@ from quart import request
 from quart_auth import login_user, logout_user
 from sqlalchemy.exc import IntegrityError
 
-from quart_blog.accounts import queries
+from quart_blog.accounts import queries, reauth
 from quart_blog.accounts.models import User
 from quart_blog.accounts.passwords import get_hasher as hasher
 from quart_blog.accounts.queries import ActiveSession
@@ -121,7 +121,11 @@ async def log_in(user: User, *, remember: bool) -> bool:
     session_user = SessionUser(token)
     session_user.remember_session(
         ActiveSession(
-            session_id=session_id, user_id=user.id, username=user.username, last_seen_at=now
+            session_id=session_id,
+            user_id=user.id,
+            username=user.username,
+            last_seen_at=now,
+            reauth_at=now,
         )
     )
     login_user(session_user, remember=remember)
@@ -138,16 +142,37 @@ async def log_out() -> None:
     logout_user()
 
 
-async def change_password(current_password: str, new_password: str) -> bool:
-    """Set a new password if ``current_password`` is right; revoke every other session."""
+async def confirm_password(password: str) -> User | None:
+    """The logged-in user if ``password`` is theirs, else ``None``.
+
+    A password check like any other: a stolen cookie must not make it a guessing
+    oracle, so it counts as a login attempt.
+    """
     active = await current_session()
-    # A password check like any other: a stolen cookie must not make it a guessing oracle.
     await limits.count_login_attempt(active.username)
     db = get_session()
     user = await queries.select_user(db, active.user_id)
     await db.commit()
-    if user is None or not (await hasher().verify(current_password, user.password_hash)).ok:
+    if user is None or not (await hasher().verify(password, user.password_hash)).ok:
+        return None
+    return user
+
+
+async def reauthenticate_with_password(password: str) -> bool:
+    """Recent authentication (SPEC §13) by password: true, and recorded, when it is right."""
+    if await confirm_password(password) is None:
         return False
+    await reauth.mark_recent()
+    return True
+
+
+async def change_password(current_password: str, new_password: str) -> bool:
+    """Set a new password if ``current_password`` is right; revoke every other session."""
+    active = await current_session()
+    user = await confirm_password(current_password)
+    if user is None:
+        return False
+    db = get_session()
     new_hash = await hasher().hash(new_password)
     async with write_transaction(db):
         await queries.update_password_hash(db, user_id=user.id, password_hash=new_hash)

@@ -41,3 +41,5 @@ class AuthSession(Base):
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
     user_agent: Mapped[str] = mapped_column(String(200), default="")
     remember: Mapped[bool] = mapped_column(default=False)
+    # When this session last checked a password, code or passkey (SPEC §13); NULL: never.
+    reauth_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

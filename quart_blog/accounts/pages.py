@@ -8,6 +8,7 @@ from quart_auth import login_required
 from quart_rate_limiter import rate_limit
 
 from quart_blog.accounts import auth
+from quart_blog.config import get_settings
 from quart_blog.forms import field, submitted_form
 from quart_blog.recovery.service import EmailTaken
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
@@ -111,3 +112,36 @@ async def logout() -> ResponseReturnValue:
     await auth.log_out()
     await flash("You are logged out.", "info")
     return redirect(url_for("auth.login_form"), 303)
+
+
+@bp.get("/reauth")
+@login_required
+async def reauth_form() -> ResponseReturnValue:
+    """Ask for the password again before a sensitive action (SPEC §13)."""
+    return await render_reauth(safe_next(request.args.get("next")))
+
+
+async def render_reauth(next_path: str | None, error: str | None = None) -> str:
+    """The re-authentication form, heading back to ``next_path`` (default: the account)."""
+    return await render_template(
+        "auth/reauth.html",
+        next=next_path or url_for("account.index"),
+        error=error,
+        bad="password" if error else None,
+        code_field=False,
+        minutes=get_settings().reauth_seconds // 60,
+    )
+
+
+@bp.post("/reauth")
+@login_required
+async def reauth() -> ResponseReturnValue:
+    """Check the password; then go on to what the user was doing."""
+    form = await submitted_form()
+    target = safe_next(form.get("next"))
+    password = field(form, "password")
+    if text_problem("Password", password) is None and await auth.reauthenticate_with_password(
+        password
+    ):
+        return redirect(target or url_for("account.index"), 303)
+    return await render_reauth(target, "That is not your password."), 400

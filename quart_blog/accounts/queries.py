@@ -95,6 +95,7 @@ class ActiveSession(NamedTuple):
     user_id: int
     username: str
     last_seen_at: datetime
+    reauth_at: datetime | None  # the last password, code or passkey check (SPEC §13)
 
 
 async def insert_session(
@@ -116,6 +117,7 @@ async def insert_session(
         last_seen_at=now,
         user_agent=user_agent,
         remember=remember,
+        reauth_at=now,  # a fresh login counts as recent authentication
     )
     session.add(row)
     await session.flush()
@@ -130,6 +132,7 @@ ACTIVE_SESSION = Prepared(
         AuthSession.user_id,
         User.username,
         AuthSession.last_seen_at,
+        AuthSession.reauth_at,
     )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"))
@@ -161,6 +164,13 @@ async def update_last_seen(session: AsyncSession, *, session_id: int, now: datet
     """Mark the session as seen now."""
     await session.execute(
         update(AuthSession).where(AuthSession.id == session_id).values(last_seen_at=now)
+    )
+
+
+async def update_reauth(session: AsyncSession, *, session_id: int, now: datetime) -> None:
+    """Record that the session has just checked a password, code or passkey."""
+    await session.execute(
+        update(AuthSession).where(AuthSession.id == session_id).values(reauth_at=now)
     )
 
 

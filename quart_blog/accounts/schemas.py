@@ -29,6 +29,13 @@ class PasswordIn(StrictModel):
     new_password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
 
 
+class ReauthIn(StrictModel):
+    """Either the password or a code (TOTP or recovery) of the logged-in user."""
+
+    password: str | None = Field(default=None, max_length=rules.PASSWORD_MAX)
+    code: str | None = Field(default=None, max_length=64)
+
+
 class UserOut(BaseModel):
     """The account."""
 
