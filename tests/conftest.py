@@ -8,17 +8,60 @@ import shutil
 import threading
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from quart_blog import create_app
 from quart_blog.db import migrations
 from tests.factories import SECRET_KEY
 
+REDIS_DATABASES = 16  # Redis's default number of numbered databases
+
+
+async def create_database(url: str, name: str) -> None:
+    """Create the PostgreSQL database ``name`` on ``url``'s server unless it exists."""
+    engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        async with engine.connect() as connection:
+            found = await connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if found.first() is None:
+                await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await engine.dispose()
+
+
+def isolate_xdist_worker() -> None:
+    """Under pytest-xdist, give each worker its own PostgreSQL database and Redis database.
+
+    Workers run tests at the same time: sharing one database would let one worker's
+    TRUNCATE empty another's tables mid-test, and one's FLUSHDB forget another's limits.
+    Runs at import, before any test module reads ``TEST_DATABASE_URL``/``TEST_REDIS_URL``.
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # "gw0", "gw1", …
+    if not worker:
+        return
+    if pg := os.environ.get("TEST_DATABASE_URL"):
+        url = make_url(pg)
+        name = f"{url.database}_{worker}"
+        asyncio.run(create_database(pg, name))
+        os.environ["TEST_DATABASE_URL"] = url.set(database=name).render_as_string(
+            hide_password=False
+        )
+    if redis := os.environ.get("TEST_REDIS_URL"):
+        parts = urlsplit(redis)
+        base = int(parts.path.strip("/") or 0)
+        number = (base - int(worker.removeprefix("gw"))) % REDIS_DATABASES
+        os.environ["TEST_REDIS_URL"] = urlunsplit(parts._replace(path=f"/{number}"))
+
+
+isolate_xdist_worker()
 PG_URL = os.environ.get("TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 # How long a thread a test started may take to finish once everything is closed.
