@@ -3,7 +3,8 @@
     python loadtest/bench.py [--compare flask|BASE_URL] [--peer DIR] [--rounds N]
                              [--database sqlite|postgresql]
                              [--conns 64,256,1024] [--duration 10]
-                             [--scenarios health,read,write,mixed,login-storm,slow-clients]
+                             [--scenarios health,read,write,mixed,login-storm,slow-clients,
+                                          token-read]
                              [--out DIR] [--target BASE_URL]
                              [--storm-duration 30] [--probe-every 100]
     python loadtest/bench.py --scenarios db-latency [--delays 0,1,5] [--threads 4]
@@ -17,6 +18,12 @@ scenario, the servers interleaved and the one going first alternating by round. 
 records the server's process-tree CPU (from /proc). Prints Markdown tables (every run, and
 medians over the rounds), writes results.json and draws PNG charts beside it (``charts.py``,
 with matplotlib; skipped with a note when it is not installed).
+
+``token-read`` reads the same pages as ``read``, once with the seeded users' cookies and
+once with an API token each (``Authorization: Bearer``, a read token made at seeding), in
+turn, and compares the server's CPU per request of the two. The Flask reference has no
+tokens, so it runs on quart-blog (or any ``--target``/``--compare`` server that makes
+tokens) only.
 
 ``db-latency`` (run alone; PostgreSQL) puts ``delayproxy.py`` between the servers and
 PostgreSQL and runs read and mixed (at 256 and 1024 connections unless ``--conns`` says
@@ -63,13 +70,15 @@ from wrkrun import (
     WRK_TIMEOUT_S,
     finish_wrk,
     listen_overflows,
+    lua_string,
     run_wrk,
     start_wrk,
     write_users_file,
     wrk_command,
 )
 
-SCENARIOS = ("health", "read", "write", "mixed", "login-storm", "slow-clients")
+SCENARIOS = ("health", "read", "write", "mixed", "login-storm", "slow-clients", "token-read")
+TOKEN_READ = "token-read"
 DB_LATENCY = "db-latency"
 LATENCY_SCENARIOS = ("read", "mixed")
 LATENCY_CONNS = [256, 1024]
@@ -111,6 +120,7 @@ class Target:
     cpu: TreeCpu | None = None
     database: str = ""
     pg_name: str = ""  # the PostgreSQL database created for it, dropped after its round
+    tokens_file: Path | None = None  # token-read: one API token per seeded user (Lua)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -177,7 +187,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="MS",
         help="login-storm: each of the 2 probe connections asks /healthz every MS ms (0: flat out)",
     )
-    p.add_argument("--keep-data", action="store_true", help="keep users-*.lua (live cookies)")
+    p.add_argument("--keep-data", action="store_true", help="keep users-*.lua (live credentials)")
     args = p.parse_args(argv)
     args.scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
     latency = DB_LATENCY in args.scenarios
@@ -311,6 +321,27 @@ class Bench:
         target.users_file = self.out / f"users-{target.name}-r{self.round}.lua"
         write_users_file(target.users, target.users_file)
         print(f"[{target.name}] seeded in {target.seed_s:.1f} s")
+        if TOKEN_READ in self.args.scenarios:
+            target.tokens_file = self.make_tokens(target)
+
+    def make_tokens(self, target: Target) -> Path | None:
+        """A read token for every seeded user, as a Lua file for ``token_read.lua``.
+
+        None when the server makes no tokens (the Flask reference): token-read skips it.
+        """
+        tokens = []
+        for user in target.users:
+            token = make_read_token(target.api, user)
+            if token is None:
+                print(f"[{target.name}] no API tokens here: {TOKEN_READ} skips this server")
+                return None
+            tokens.append(token)
+        path = self.out / f"users-tokens-{target.name}-r{self.round}.lua"
+        rows = [f"  {{token = {lua_string(token)}}}," for token in tokens]
+        path.write_text("return {\nusers = {\n" + "\n".join(rows) + "\n}\n}\n")
+        path.chmod(0o600)
+        print(f"[{target.name}] made {len(tokens)} read tokens")
+        return path
 
     def settle(self, target: Target) -> float:
         """Wait (bounded) until /healthz is fast again; return the seconds it took."""
@@ -322,9 +353,15 @@ class Bench:
         """Where one wrk run's command and output are kept."""
         return self.raw / f"r{self.round}-{target.name}-{tag}{self.raw_suffix}-c{conns}.txt"
 
-    def wrk(self, target: Target, script: str, conns: int, tag: str) -> dict[str, Any]:
-        """One wrk run of ``script`` against ``target``, with the server's CPU meanwhile."""
-        cmd = wrk_command(script, target.api.base_url, conns, self.args.duration, target.users_file)
+    def wrk(
+        self, target: Target, script: str, conns: int, tag: str, users_file: Path | None = None
+    ) -> dict[str, Any]:
+        """One wrk run of ``script`` against ``target``, with the server's CPU meanwhile.
+
+        The script reads ``users_file`` (default: the target's seeded users and cookies).
+        """
+        users = users_file or target.users_file
+        cmd = wrk_command(script, target.api.base_url, conns, self.args.duration, users)
         before = cpu_seconds(target)
         rec = run_wrk(self.procs, cmd, self.args.duration, self.raw_path(target, tag, conns))
         rec.update(cpu_record(target, before, rec["requests"]))
@@ -339,6 +376,8 @@ class Bench:
             records = [self.run_login_storm(target, conns)]
         elif scenario == "slow-clients":
             records = self.run_slow_clients(target, conns)
+        elif scenario == TOKEN_READ:
+            records = self.run_token_read(target, conns)
         else:
             records = [self.wrk(target, SCRIPTS[scenario], conns, scenario)]
             if scenario == "mixed":
@@ -409,6 +448,31 @@ class Bench:
             else f"p50 {lat['p50']} ms, p99 {lat['p99']} ms, {probe['requests']} answered"
         )
         return rec
+
+    def run_token_read(self, target: Target, conns: int) -> list[dict[str, Any]]:
+        """The read scenario with cookies, then with Bearer tokens (the order swaps every
+        round, so drift in the host's speed falls on both); CPU per request of each.
+        """
+        assert target.tokens_file is not None
+        kinds = ("cookie", "bearer") if self.round % 2 else ("bearer", "cookie")
+        records: dict[str, dict[str, Any]] = {}
+        for kind in kinds:
+            if kind == "cookie":
+                rec = self.wrk(target, "read.lua", conns, f"{TOKEN_READ}-cookie")
+            else:
+                tag = f"{TOKEN_READ}-bearer"
+                rec = self.wrk(target, "token_read.lua", conns, tag, target.tokens_file)
+            rec.update(phase=kind, drain_s=self.settle(target))
+            records[kind] = rec
+        bearer, cookie = records["bearer"], records["cookie"]
+        ratio = cpu_ratio(bearer, cookie)
+        bearer["bearer_vs_cookie_cpu"] = ratio
+        bearer["notes"] = (
+            f"CPU ms/req bearer {cell(bearer.get('cpu_ms_per_request'))} vs cookie "
+            f"{cell(cookie.get('cpu_ms_per_request'))} (ratio {cell(ratio)}); 2xx/s bearer "
+            f"{ok_rps(bearer):.0f} vs cookie {ok_rps(cookie):.0f}"
+        )
+        return [records[kind] for kind in kinds]
 
     def run_slow_clients(self, target: Target, conns: int) -> list[dict[str, Any]]:
         """Read alone, then while slow clients trickle requests, ``SLOW_ROUNDS`` times in turn.
@@ -504,6 +568,74 @@ def cpu_record(target: Target, before: float | None, requests: int) -> dict[str,
     cpu_s = after - before
     per_request = round(1000 * cpu_s / requests, 3) if requests else None
     return {"cpu_s": round(cpu_s, 3), "cpu_ms_per_request": per_request}
+
+
+def make_read_token(api: Api, user: User) -> str | None:
+    """A read API token made with the user's session; None when the server has no tokens.
+
+    Making a token needs recent authentication; a session older than that confirms its
+    password first.
+    """
+    body = {"name": "bench token-read", "scope": "read", "expires_in_days": 1}
+    status, _, data = api.call("POST", "/api/v1/tokens", body, user.cookie)
+    if status == 403 and b"reauth_required" in data:
+        api.call("POST", "/api/v1/reauth", {"password": user.password}, user.cookie)
+        status, _, data = api.call("POST", "/api/v1/tokens", body, user.cookie)
+    if status in (404, 405):
+        return None
+    if status != 201:
+        raise BenchError(f"token for {user.username}: HTTP {status} {data[:200]!r}")
+    return str(json.loads(data)["token"])
+
+
+def cpu_ratio(bearer: dict[str, Any], cookie: dict[str, Any]) -> float | None:
+    """Bearer ÷ cookie CPU per request (None when either is unknown)."""
+    a, b = bearer.get("cpu_ms_per_request"), cookie.get("cpu_ms_per_request")
+    return round(a / b, 3) if a is not None and b else None
+
+
+def token_read_summary(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per server and connection count: median CPU ms per request, cookie and bearer, over
+    the rounds, and the ratio of the medians (bearer ÷ cookie; at most 1 is the goal)."""
+    groups: dict[tuple[str, int], dict[str, list[float]]] = {}
+    for r in runs:
+        if r["scenario"] == TOKEN_READ and r.get("cpu_ms_per_request") is not None:
+            kinds = groups.setdefault((r["target"], r["conns"]), {"cookie": [], "bearer": []})
+            kinds[r["phase"]].append(r["cpu_ms_per_request"])
+    rows = []
+    for (name, conns), kinds in groups.items():
+        cookie = statistics.median(kinds["cookie"]) if kinds["cookie"] else None
+        bearer = statistics.median(kinds["bearer"]) if kinds["bearer"] else None
+        ratio = round(bearer / cookie, 3) if bearer is not None and cookie else None
+        rows.append(
+            {
+                "target": name,
+                "conns": conns,
+                "rounds": min(len(kinds["cookie"]), len(kinds["bearer"])),
+                "cookie_cpu_ms_per_request": cookie,
+                "bearer_cpu_ms_per_request": bearer,
+                "ratio": ratio,
+            }
+        )
+    return rows
+
+
+def token_read_markdown(rows: list[dict[str, Any]]) -> str:
+    """The token-read comparison as a Markdown table."""
+    lines = [
+        "token-read: CPU ms per request, median over the rounds (bearer ÷ cookie ≤ 1: a "
+        "Bearer read costs no more than a cookie read)",
+        "",
+        "| server | conns | rounds | cookie CPU ms/req | bearer CPU ms/req | bearer ÷ cookie |",
+        "|---|---|---|---|---|---|",
+    ]
+    for x in rows:
+        lines.append(
+            f"| {x['target']} | {x['conns']} | {x['rounds']} | "
+            f"{cell(x['cookie_cpu_ms_per_request'])} | {cell(x['bearer_cpu_ms_per_request'])} | "
+            f"{cell(x['ratio'])} |"
+        )
+    return "\n".join(lines)
 
 
 def mixed_notes(rec: dict[str, Any]) -> str:
@@ -823,6 +955,8 @@ def run_round(bench: Bench, targets: list[Target]) -> None:
         conn_list = [SLOW_READ_CONNS] if scenario == "slow-clients" else bench.args.conns
         for conns in conn_list:
             for target in targets:
+                if scenario == TOKEN_READ and target.tokens_file is None:
+                    continue  # a server without API tokens (the Flask reference)
                 print(f"[{target.name}] r{bench.round} {scenario} c={conns} ...", flush=True)
                 bench.runs += bench.run(target, scenario, conns)
 
@@ -959,6 +1093,7 @@ def execute(
         "runs": bench.runs,
         "ratios": [row for other in names[1:] for row in ratios(bench.runs, names[0], other)],
         "summary": summary(bench.runs, names),
+        "token_read": token_read_summary(bench.runs),
     }
 
 
@@ -1001,6 +1136,8 @@ def main(argv: list[str] | None = None) -> int:
     (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     names = results["names"]
     table = markdown(results["runs"], results["ratios"], results["summary"], names)
+    if results["token_read"]:
+        table += "\n\n" + token_read_markdown(results["token_read"])
     (out / "results.md").write_text(table + "\n")
     print("\n" + table + "\n")
     write_charts(results, out)

@@ -6,17 +6,27 @@ from quart import Blueprint, Quart, request
 from quart_schema import QuartSchema, tag_blueprint
 
 from quart_blog import api_docs
+from quart_blog.account_data import api as account_data_api
 from quart_blog.accounts import api as accounts_api
 from quart_blog.errors import UNSUPPORTED_MEDIA_TYPE, APIError
+from quart_blog.events import api as events_api
+from quart_blog.mfa import api as mfa_api
 from quart_blog.openapi import BlogOpenAPIProvider
+from quart_blog.passkeys import api as passkeys_api
 from quart_blog.posts import api as posts_api
 from quart_blog.recovery import api as recovery_api
+from quart_blog.tokens import api as tokens_api
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 TAGS = [
     (accounts_api.bp, "accounts", "Register, log in and out, who am I, change the password."),
     (posts_api.bp, "posts", "Your own posts: nobody else's are ever listed or found."),
     (recovery_api.bp, "recovery", "Your e-mail address, and a forgotten password."),
+    (events_api.bp, "security log", "What happened to your account: logins, changes, where from."),
+    (account_data_api.bp, "your data", "Everything of yours in one document, or delete it all."),
+    (passkeys_api.bp, "passkeys", "Passkeys: add, list, remove; sign in or confirm with one."),
+    (tokens_api.bp, "tokens", "Personal API tokens for scripts: `Authorization: Bearer`."),
+    (mfa_api.bp, "second factor", "TOTP, recovery codes, and the login's code step."),
 ]
 for blueprint, tag_name, _description in TAGS:
     tag_blueprint(blueprint, [tag_name])
@@ -24,12 +34,17 @@ for blueprint, tag_name, _description in TAGS:
 
 DESCRIPTION = """\
 The JSON API of quart-blog. It shares the pages' cookie session: log in with
-`POST /api/v1/login` and send the cookie back.
+`POST /api/v1/login` and send the cookie back. Scripts can use a personal API token
+instead (made at `POST /api/v1/tokens` or on `/account/tokens`): send
+`Authorization: Bearer TOKEN` and no cookie is read. A token reaches the GETs under
+`/api/v1/me` (not `/me/2fa`) and the posts, nothing else (403 `token_not_allowed`); a
+`read` token only GETs (403 `insufficient_scope`); a revoked or expired one gets 401.
 
 Bodies are `application/json` (anything else: 415) of at most 1 MiB (413).
 Every error is `{"error": {"code": "…", "message": "…"}}` with its status, never an
 HTML page; 429 and 503 say in `Retry-After` how many seconds to wait. A state-changing
-request from another site is refused (403).
+request from another site is refused (403), unless it brings a token rather than the
+cookie: no ambient credential rides along, so there is nothing to forge.
 """
 
 # The bundled UIs of Quart-Schema load inline script (which the CSP forbids) from a CDN;

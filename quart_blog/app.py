@@ -6,16 +6,21 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any, ClassVar
 
 from hypercorn.middleware import ProxyFixMiddleware
-from quart import Quart, get_flashed_messages, request
+from quart import Quart, Response, get_flashed_messages, request
 from quart.sessions import SecureCookieSession, SecureCookieSessionInterface
 from quart.wrappers import BaseRequestWebsocket
 from werkzeug.routing import BaseConverter
 
 from quart_blog import api_v1, config, db, errors, health, home, mail
+from quart_blog.account_data import pages as account_data_pages
 from quart_blog.accounts import account_pages, passwords
 from quart_blog.accounts import pages as account_auth_pages
 from quart_blog.accounts.sessions import request_user, session_cookie
 from quart_blog.config import ConfigError, Settings, get_settings
+from quart_blog.events import pages as event_pages
+from quart_blog.events import retention as event_retention
+from quart_blog.mfa import pages as mfa_pages
+from quart_blog.passkeys import pages as passkey_pages
 from quart_blog.posts import pages as post_pages
 from quart_blog.recovery import pages as recovery_pages
 from quart_blog.recovery import service as recovery
@@ -25,6 +30,9 @@ from quart_blog.security.headers import add_security_headers
 from quart_blog.serving import banner, gc_tuning
 from quart_blog.serving.requests import BlogRequest
 from quart_blog.serving.runner import RunToCompletion
+from quart_blog.tokens import bearer
+from quart_blog.tokens import pages as token_pages
+from quart_blog.tokens import policy as token_policy
 from quart_blog.validation import MAX_ID
 
 MAX_BODY_BYTES = 1024 * 1024
@@ -114,6 +122,7 @@ def create_app(
     limits.init_app(app)
     mail.init_app(app, send=send_mail)
     recovery.init_app(app)
+    event_retention.init_app(app)
 
     app.before_request(protect_state_changes)
     app.after_request(add_security_headers)
@@ -125,6 +134,11 @@ def create_app(
         post_pages.bp,
         account_pages.bp,
         recovery_pages.bp,
+        event_pages.bp,
+        account_data_pages.bp,
+        passkey_pages.bp,
+        mfa_pages.bp,
+        token_pages.bp,
         health.bp,
     ):
         app.register_blueprint(blueprint)
@@ -169,14 +183,21 @@ def to_async(function: Callable[[], None]) -> Callable[[], Awaitable[None]]:
     return hook
 
 
-async def protect_state_changes() -> None:
-    """CSRF checks for every state-changing request (SPEC §8), before any view runs."""
+async def protect_state_changes() -> Response | None:
+    """CSRF checks for every state-changing request (SPEC §8), before any view runs.
+
+    An API request with an ``Authorization`` header carries no cookie-borne credential,
+    so it meets the token policy instead (SPEC §14): where a token may go, and its scope.
+    """
+    if bearer.presented() is not None:
+        return await token_policy.enforce()
     if request.method in csrf.SAFE_METHODS:
-        return
+        return None
     if request.path.startswith("/api/"):
         csrf.check_api_origin()
     else:
         await csrf.check_form_token()
+    return None
 
 
 async def template_globals() -> dict[str, Any]:

@@ -11,12 +11,14 @@ import click
 from hypercorn.run import run as run_hypercorn
 
 from quart_blog.accounts import auth
+from quart_blog.accounts.queries import select_user_by_username
 from quart_blog.app import create_app
 from quart_blog.clock import utcnow
 from quart_blog.config import ConfigError, Settings
 from quart_blog.db import migrations, single_write
 from quart_blog.db.database import new_session
 from quart_blog.mail import outbox
+from quart_blog.mfa import service as mfa
 from quart_blog.serving.server import build_config
 from quart_blog.validation import password_problem, username_problem
 
@@ -110,6 +112,37 @@ def create_user(username: str, password: str) -> None:
     except auth.UsernameTaken:
         fail(f"the username {username!r} is taken", 1)
     click.echo(f"created user {username}")
+
+
+@main.command("reset-2fa")
+@click.argument("username")
+def reset_2fa(username: str) -> None:
+    """Remove USERNAME's second factors and log them out everywhere.
+
+    For a user who lost every factor (phone, recovery codes, passkeys), once you are sure
+    it is them: their TOTP, recovery codes, passkeys and pending logins are deleted and
+    every session is revoked, in one transaction; they then log in with the password alone.
+    """
+
+    async def reset() -> mfa.Reset | None:
+        db = new_session()
+        try:
+            user = await select_user_by_username(db, username)
+            if user is None:
+                return None
+            await db.commit()
+            return await mfa.reset_second_factor(db, user.id)
+        finally:
+            await db.close()
+
+    removed = with_app(reset)
+    if removed is None:
+        fail(f"no user named {username!r}", 1)
+    click.echo(
+        f"reset the second factor of {username}: TOTP {'removed' if removed.totp else 'was off'}, "
+        f"{removed.recovery_codes} recovery code(s), {removed.passkeys} passkey(s) and "
+        f"{removed.pending_logins} pending login(s) deleted, {removed.sessions} session(s) revoked"
+    )
 
 
 def with_app(work: Callable[[], Awaitable[T]]) -> T:

@@ -12,7 +12,10 @@ their code knows (409 taken, 429 from a counted password check, 503 from a busy 
   ``{"error": {"code", "message"}}`` schema, and ``Retry-After`` on 429 and 503
   (Quart-Schema 0.25 writes response headers inside ``content``, which is not valid OpenAPI);
 - ``204`` without a body (``NoContent``), a description on every response, plain summaries;
-- the cookie login, as a security scheme required by every ``login_required`` route.
+- the two ways to authenticate as security schemes: the cookie login on every
+  ``login_required`` route, and a Bearer API token on the routes ``tokens.policy`` opens to
+  tokens (with the role ``write`` where a read token is refused), and the 403 codes that
+  follow (``token_not_allowed`` everywhere else, ``insufficient_scope``).
 """
 
 from __future__ import annotations
@@ -36,11 +39,21 @@ from quart_schema.validation import (
 )
 from werkzeug.routing import BaseConverter, Rule
 
+from quart_blog.accounts.reauth import REAUTH_REQUIRED, recent_auth_required
 from quart_blog.accounts.sessions import session_cookie
-from quart_blog.errors import CODES_BY_STATUS, ErrorOut
+from quart_blog.errors import CODES_BY_STATUS, CSRF_FAILED, ErrorOut
+from quart_blog.tokens.policy import (
+    INSUFFICIENT_SCOPE,
+    INVALID_TOKEN,
+    READ_METHODS,
+    TOKEN_NOT_ALLOWED,
+    WRITE,
+    accepts_token,
+)
 
 API_PREFIX = "/api/v1/"
 COOKIE_SCHEME = "cookieAuth"
+BEARER_SCHEME = "bearerAuth"
 SECURITY_SCHEMES = {
     COOKIE_SCHEME: {
         "type": "apiKey",
@@ -50,6 +63,17 @@ SECURITY_SCHEMES = {
             "The session cookie that `POST /api/v1/login` sets (HttpOnly, SameSite=Lax; "
             "30 days with `remember`, else until the browser closes). It is the same session "
             "as the site's pages, revoked server-side by `POST /api/v1/logout`."
+        ),
+    },
+    BEARER_SCHEME: {
+        "type": "http",
+        "scheme": "bearer",
+        "bearerFormat": "qb_ and 43 URL-safe characters",
+        "description": (
+            "A personal API token (`POST /api/v1/tokens`, or the page `/account/tokens`), sent "
+            "as `Authorization: Bearer TOKEN`; with the header the cookie is not read. Scope "
+            "`read` may GET; `write` (the role this document names) may also change posts. "
+            "Revoked or expired: 401 `invalid_token`."
         ),
     },
 }
@@ -64,7 +88,7 @@ RETRY_AFTER = {
 ERROR_MEANINGS = {
     400: "Malformed JSON, or a value refused (a wrong current password, an unusable token).",
     401: "Not logged in, the session has ended, or wrong credentials.",
-    403: "A request from another site, refused (Sec-Fetch-Site or Origin).",
+    403: "Refused:",
     404: "No such post, or not yours: the two are not told apart.",
     409: "Conflicts with existing data: the username or e-mail address is taken.",
     413: "The body is over 1 MiB.",
@@ -75,7 +99,14 @@ ERROR_MEANINGS = {
     503: "The server is busy checking passwords: retry after `Retry-After` seconds.",
 }
 # `error.code` by status is errors.CODES_BY_STATUS, but for these.
-ERROR_CODES = {400: ("bad_request", "invalid_token"), 403: ("csrf_failed",)}
+ERROR_CODES = {400: ("bad_request", "invalid_token"), 403: (CSRF_FAILED,)}
+# Why a 403 comes, by its code (an operation lists those it can answer).
+FORBIDDEN_MEANINGS = {
+    CSRF_FAILED: "a request from another site (Sec-Fetch-Site or Origin)",
+    REAUTH_REQUIRED: "confirm it is you first (`POST /api/v1/reauth`)",
+    TOKEN_NOT_ALLOWED: "an API token is not accepted here",
+    INSUFFICIENT_SCOPE: "a `read` token may only GET",
+}
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 RST_LITERAL = re.compile(r"``([^`]+)``")
 
@@ -84,25 +115,63 @@ class NoContent(BaseModel):
     """No body: ``document_response(NoContent, 204)``."""
 
 
-def _login_required_code() -> object:
+def _wrapper_code(decorator: Callable[[Any], Any]) -> object:
     async def probe() -> None:
         return None
 
-    return login_required(probe).__code__
+    return decorator(probe).__code__
 
 
-# quart_auth.login_required marks nothing on the route: its wrapper is found by its code.
-LOGIN_REQUIRED_CODE = _login_required_code()
+# These decorators mark nothing on the route: their wrappers are found by their code.
+LOGIN_REQUIRED_CODE = _wrapper_code(login_required)
+RECENT_AUTH_CODE = _wrapper_code(recent_auth_required())
 
 
-def needs_login(func: Callable[..., Any]) -> bool:
-    """Whether ``login_required`` is among the decorators of a view (``functools.wraps`` chain)."""
+def decorated_with(func: Callable[..., Any], code: object) -> bool:
+    """Whether a wrapper with ``code`` is among a view's decorators (``functools.wraps`` chain)."""
     current: Any = func
     while current is not None:
-        if getattr(current, "__code__", None) is LOGIN_REQUIRED_CODE:
+        if getattr(current, "__code__", None) is code:
             return True
         current = getattr(current, "__wrapped__", None)
     return False
+
+
+def needs_login(func: Callable[..., Any]) -> bool:
+    """Whether ``login_required`` is among the decorators of a view."""
+    return decorated_with(func, LOGIN_REQUIRED_CODE)
+
+
+def takes_token(rule: Rule, func: Callable[..., Any]) -> bool:
+    """Whether an API token authenticates the route (``tokens.policy``'s allow-list)."""
+    return needs_login(func) and accepts_token(rule.endpoint)
+
+
+def security(rule: Rule, method: str, func: Callable[..., Any]) -> list[dict[str, list[str]]]:
+    """The operation's security requirement: the alternatives that authenticate it."""
+    if not needs_login(func):
+        return []
+    alternatives: list[dict[str, list[str]]] = [{COOKIE_SCHEME: []}]
+    if takes_token(rule, func):
+        alternatives.append({BEARER_SCHEME: [] if method in READ_METHODS else [WRITE]})
+    return alternatives
+
+
+def error_codes(rule: Rule, method: str, func: Callable[..., Any]) -> dict[int, tuple[str, ...]]:
+    """The ``error.code`` values of the statuses whose codes depend on the operation."""
+    forbidden = []
+    if method in BODY_METHODS:
+        forbidden.append(CSRF_FAILED)
+    if decorated_with(func, RECENT_AUTH_CODE):
+        forbidden.append(REAUTH_REQUIRED)
+    if not takes_token(rule, func):
+        forbidden.append(TOKEN_NOT_ALLOWED)
+    elif method not in READ_METHODS:
+        forbidden.append(INSUFFICIENT_SCOPE)
+    codes = {403: tuple(forbidden)}
+    if takes_token(rule, func):
+        codes[401] = (CODES_BY_STATUS[401], INVALID_TOKEN)
+    return codes
 
 
 def shape_errors(rule: Rule, method: str, func: Callable[..., Any]) -> set[int]:
@@ -112,6 +181,8 @@ def shape_errors(rule: Rule, method: str, func: Callable[..., Any]) -> set[int]:
         statuses.add(401)
     if method in BODY_METHODS:
         statuses |= {403, 415}  # csrf.check_api_origin, api_v1.require_json_body
+    if not takes_token(rule, func) or method not in READ_METHODS:
+        statuses.add(403)  # tokens.policy: token_not_allowed, insufficient_scope
     if hasattr(func, QUART_SCHEMA_REQUEST_ATTRIBUTE):
         statuses |= {400, 413, 422}  # malformed JSON, over MAX_CONTENT_LENGTH, invalid fields
     if hasattr(func, QUART_SCHEMA_QUERYSTRING_ATTRIBUTE):
@@ -123,11 +194,15 @@ def shape_errors(rule: Rule, method: str, func: Callable[..., Any]) -> set[int]:
     return statuses
 
 
-def error_response(status: int) -> dict[str, Any]:
-    """The response object of one error status."""
-    codes = ", ".join(f"`{code}`" for code in ERROR_CODES.get(status, (CODES_BY_STATUS[status],)))
+def error_response(status: int, codes: tuple[str, ...] | None = None) -> dict[str, Any]:
+    """The response object of one error status (``codes``: its ``error.code`` values)."""
+    codes = codes or ERROR_CODES.get(status, (CODES_BY_STATUS[status],))
+    meaning = ERROR_MEANINGS[status]
+    if status == 403:
+        meaning += " " + "; ".join(FORBIDDEN_MEANINGS.get(code, code) for code in codes) + "."
+    listed = ", ".join(f"`{code}`" for code in codes)
     response: dict[str, Any] = {
-        "description": f"{ERROR_MEANINGS[status]} Code: {codes}.",
+        "description": f"{meaning} Code: {listed}.",
         "content": {"application/json": {"schema": dict(ERROR_SCHEMA_REF)}},
     }
     if status in (429, 503):
@@ -187,9 +262,10 @@ class BlogOpenAPIProvider(OpenAPIProvider):
             func, QUART_SCHEMA_RESPONSE_ATTRIBUTE, {}
         )
         responses: dict[int, dict[str, Any]] = {}
+        codes = error_codes(rule, method.upper(), func)
         for status, (model, _headers) in declared.items():
             if status >= 400:
-                responses[status] = error_response(status)
+                responses[status] = error_response(status, codes.get(status))
             elif model is NoContent:
                 responses[status] = {"description": HTTPStatus(status).phrase}
             else:
@@ -197,10 +273,10 @@ class BlogOpenAPIProvider(OpenAPIProvider):
                 built["description"] = built["description"] or HTTPStatus(status).phrase
                 responses[status] = built
         for status in shape_errors(rule, method.upper(), func):
-            responses.setdefault(status, error_response(status))
+            responses.setdefault(status, error_response(status, codes.get(status)))
         operation["responses"] = {str(status): responses[status] for status in sorted(responses)}
         if "summary" in operation:
             # The summary is a docstring's first line, reST (``name``); OpenAPI's is plain text.
             operation["summary"] = RST_LITERAL.sub(r'"\1"', operation["summary"])
-        operation["security"] = [{COOKIE_SCHEME: []}] if needs_login(func) else []
+        operation["security"] = security(rule, method.upper(), func)
         return operation

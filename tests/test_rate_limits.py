@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
 
-from quart_blog import create_app
+from quart_blog import clock, create_app
+from quart_blog.clock import ManualClock
 from quart_blog.errors import how_long
 from quart_blog.security.limits import LOGIN_ATTEMPTS, REGISTER_PER_ADDRESS
 from tests.factories import PASSWORD, api_register, csrf_token
@@ -140,3 +142,13 @@ async def test_rate_limits_off_disables_limits(app: Quart) -> None:
     client = app.test_client()
     statuses = {await wrong_login(client) for _ in range(LOGIN_ATTEMPTS + 3)}
     assert statuses == {401}
+
+
+async def test_limit_exact_at_any_fraction_of_a_second(limited_app: Quart) -> None:
+    """Stored times keep every digit: the last allowed attempt is not refused by rounding."""
+    # Lua's tostring would store this as ...600.1235, 43 µs late, on every step.
+    start = datetime.fromtimestamp(1_767_225_600.123457, UTC)
+    with clock.use(ManualClock(start)):
+        client = limited_app.test_client()
+        statuses = [await wrong_login(client) for _ in range(LOGIN_ATTEMPTS + 1)]
+    assert statuses == [401] * LOGIN_ATTEMPTS + [429]

@@ -1,4 +1,5 @@
-"""The account page: address, active sessions, password change, logging out other browsers."""
+"""The account page, the user's security centre (#12): sessions, second factor, passkeys,
+tokens, the latest security events, export and deletion, the address and the password."""
 
 from __future__ import annotations
 
@@ -12,15 +13,20 @@ from quart_auth import login_required
 from quart_blog.accounts import auth
 from quart_blog.accounts.devices import device_names
 from quart_blog.accounts.models import AuthSession
-from quart_blog.accounts.reauth import recent_auth_required
 from quart_blog.accounts.queries import select_user, select_user_sessions
+from quart_blog.accounts.reauth import recent_auth_required
 from quart_blog.accounts.sessions import current_session
 from quart_blog.clock import utcnow
 from quart_blog.db import get_session
+from quart_blog.events.service import latest_events
 from quart_blog.forms import field, submitted_form
+from quart_blog.mfa import service as mfa
+from quart_blog.passkeys.service import list_passkeys
+from quart_blog.tokens.service import list_tokens
 from quart_blog.validation import password_problem
 
 bp = Blueprint("account", __name__, url_prefix="/account")
+RECENT_EVENTS = 5  # the security log's latest entries on the account page; the rest on its own
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +67,10 @@ async def render_account(error: str | None = None) -> str:
         "account/index.html",
         user=user,
         sessions=await session_rows(sessions, active.session_id),
+        second_factor=await mfa.status(active.user_id),
+        passkeys=await list_passkeys(active.user_id),
+        tokens=await list_tokens(),
+        events=await latest_events(RECENT_EVENTS),
         error=error,
     )
 

@@ -32,8 +32,11 @@ from quart_blog.errors import (
     APIError,
     ErrorOut,
 )
+from quart_blog.mfa import api as mfa_api
+from quart_blog.mfa import service as mfa
 from quart_blog.openapi import NoContent
 from quart_blog.recovery.service import EmailTaken
+from quart_blog.security.headers import clear_site_data_on_logout
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.serving.responses import json_response
 from quart_blog.validation import clean_email
@@ -88,6 +91,10 @@ async def login(data: LoginIn) -> ResponseReturnValue:
     user = await auth.attempt_login(data.username, data.password)
     if user is None:
         raise APIError(401, UNAUTHORIZED, BAD_CREDENTIALS)
+    if await mfa.totp_enabled(user.id):
+        # No session yet: POST /api/v1/login/2fa with a code finishes this login (SPEC §12).
+        await mfa.start_pending_login(user, remember=data.remember)
+        raise mfa_api.mfa_required()
     await auth.log_in(user, remember=data.remember)
     return json_response(user_row_json(user))
 
@@ -99,7 +106,7 @@ async def login(data: LoginIn) -> ResponseReturnValue:
 async def logout() -> ResponseReturnValue:
     """End this session server-side and clear the cookie."""
     await auth.log_out()
-    return Response(status=204)
+    return clear_site_data_on_logout(Response(status=204))
 
 
 @bp.get("/me")
@@ -141,6 +148,10 @@ async def change_password(data: PasswordIn) -> ResponseReturnValue:
 @document_response(ErrorOut, 503)
 async def reauth(data: ReauthIn) -> ResponseReturnValue:
     """Confirm it is you (SPEC §13): sensitive actions are then allowed for ``REAUTH_SECONDS``."""
-    if data.password is None or not await auth.reauthenticate_with_password(data.password):
+    if data.password is not None:
+        proved = await auth.reauthenticate_with_password(data.password)
+    else:
+        proved = data.code is not None and await auth.reauthenticate_with_code(data.code)
+    if not proved:
         raise APIError(401, INVALID_CREDENTIALS, "That password (or code) is not right.")
     return Response(status=204)

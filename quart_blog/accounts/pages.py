@@ -8,9 +8,12 @@ from quart_auth import login_required
 from quart_rate_limiter import rate_limit
 
 from quart_blog.accounts import auth
+from quart_blog.accounts.sessions import current_session
 from quart_blog.config import get_settings
 from quart_blog.forms import field, submitted_form
+from quart_blog.mfa import service as mfa
 from quart_blog.recovery.service import EmailTaken
+from quart_blog.security.headers import clear_site_data_on_logout
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
 from quart_blog.security.redirects import safe_next
 from quart_blog.validation import clean_email, password_problem, text_problem, username_problem
@@ -92,7 +95,12 @@ async def login() -> ResponseReturnValue:
             "auth/login.html", error=BAD_CREDENTIALS, username=username, next=target
         )
         return page, 401
-    first = await auth.log_in(user, remember=field(form, "remember") in ("on", "1", "true", "yes"))
+    remember = field(form, "remember") in ("on", "1", "true", "yes")
+    if await mfa.totp_enabled(user.id):
+        # No session yet: the code step on /login/2fa finishes this login (SPEC §12).
+        await mfa.start_pending_login(user, remember=remember)
+        return redirect(url_for("mfa.login_form", next=target), 303)  # None: no ?next
+    first = await auth.log_in(user, remember=remember)
     greeting = "Welcome" if first else "Welcome back"
     await flash(f"{greeting}, {user.username}!", "success")
     return redirect(target or url_for("posts.index"), 303)
@@ -111,7 +119,7 @@ async def logout() -> ResponseReturnValue:
     """End the session server-side and clear the cookie."""
     await auth.log_out()
     await flash("You are logged out.", "info")
-    return redirect(url_for("auth.login_form"), 303)
+    return clear_site_data_on_logout(redirect(url_for("auth.login_form"), 303))
 
 
 @bp.get("/reauth")
@@ -122,13 +130,17 @@ async def reauth_form() -> ResponseReturnValue:
 
 
 async def render_reauth(next_path: str | None, error: str | None = None) -> str:
-    """The re-authentication form, heading back to ``next_path`` (default: the account)."""
+    """The re-authentication form, heading back to ``next_path`` (default: the account).
+
+    With TOTP on it takes a code (TOTP or recovery) as well as the password.
+    """
+    code_field = await mfa.totp_enabled((await current_session()).user_id)
     return await render_template(
         "auth/reauth.html",
         next=next_path or url_for("account.index"),
         error=error,
         bad="password" if error else None,
-        code_field=False,
+        code_field=code_field,
         minutes=get_settings().reauth_seconds // 60,
     )
 
@@ -136,12 +148,17 @@ async def render_reauth(next_path: str | None, error: str | None = None) -> str:
 @bp.post("/reauth")
 @login_required
 async def reauth() -> ResponseReturnValue:
-    """Check the password; then go on to what the user was doing."""
+    """Check the password (or a code); then go on to what the user was doing."""
     form = await submitted_form()
     target = safe_next(form.get("next"))
-    password = field(form, "password")
-    if text_problem("Password", password) is None and await auth.reauthenticate_with_password(
-        password
-    ):
+    password, code = field(form, "password"), field(form, "code").strip()
+    if password:
+        proved = text_problem("Password", password) is None and (
+            await auth.reauthenticate_with_password(password)
+        )
+    else:
+        proved = bool(code) and await auth.reauthenticate_with_code(code)
+    if proved:
         return redirect(target or url_for("account.index"), 303)
-    return await render_reauth(target, "That is not your password."), 400
+    wrong = "That is not your password." if password or not code else "That code is not right."
+    return await render_reauth(target, wrong), 400

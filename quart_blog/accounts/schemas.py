@@ -14,7 +14,7 @@ class RegisterIn(StrictModel):
         max_length=rules.USERNAME_MAX,
         pattern=rules.USERNAME_PATTERN,
     )
-    password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+    password: rules.NewPassword
     email: str | None = Field(default=None, max_length=rules.EMAIL_MAX * 2)  # see clean_email
 
 
@@ -26,7 +26,7 @@ class LoginIn(StrictModel):
 
 class PasswordIn(StrictModel):
     current_password: str = Field(max_length=rules.PASSWORD_MAX)
-    new_password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+    new_password: rules.NewPassword
 
 
 class ReauthIn(StrictModel):

@@ -4,6 +4,9 @@ The Quart-Auth ``auth_id`` is a random token; the database keeps only its
 SHA-256, so a leaked table cannot be replayed as cookies. Every request looks
 the token up again, so logout, password changes and expiry take effect on the
 next request on every worker and every instance.
+
+An API request with an ``Authorization`` header resolves to its API token's user
+instead (``quart_blog.tokens.bearer``), looked up the same way on every request.
 """
 
 from __future__ import annotations
@@ -21,12 +24,16 @@ from quart_blog.accounts.queries import ActiveSession, select_active_session, up
 from quart_blog.clock import utcnow
 from quart_blog.config import get_settings
 from quart_blog.db import get_session, single_write
+from quart_blog.tokens import bearer
+from quart_blog.tokens.queries import ActiveToken
 
 REMEMBER_LIFETIME = timedelta(days=30)
 BROWSER_SESSION_LIFETIME = timedelta(hours=12)
 # A session's last_seen_at is written at most this often: a write per request
 # would turn every read into a write and serialise SQLite's single writer.
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
+# The session id of a request authenticated by an API token: no login session, no row.
+NO_SESSION = 0
 
 
 def new_token() -> str:
@@ -40,12 +47,25 @@ def hash_token(token: str) -> str:
 
 
 class SessionUser(AuthUser):
-    """Quart-Auth's user, authenticated only while its session row is live."""
+    """Quart-Auth's user, authenticated only while its session row is live.
 
-    def __init__(self, auth_id: str | None, action: Action = Action.PASS) -> None:
+    On an API request with an ``Authorization`` header the user is its API token's
+    instead (``authorization``; the cookie is then never read), and ``api_token`` records
+    which token, with its scope, authenticated the request.
+    """
+
+    def __init__(
+        self,
+        auth_id: str | None,
+        action: Action = Action.PASS,
+        *,
+        authorization: str | None = None,
+    ) -> None:
         super().__init__(auth_id, action)
         self._resolved = False
         self._session: ActiveSession | None = None
+        self.authorization = authorization
+        self.api_token: ActiveToken | None = None
 
     @property
     def token_hash(self) -> str | None:
@@ -60,8 +80,17 @@ class SessionUser(AuthUser):
         """Look the session up once per request (the result is kept on this object)."""
         if not self._resolved:
             self._resolved = True
-            self._session = await load_session(self.token_hash)
+            if self.authorization is None:
+                self._session = await load_session(self.token_hash)
+            else:
+                token = self.api_token = await bearer.authenticate(self.authorization)
+                self._session = None if token is None else token_principal(token)
         return self._session
+
+    @property
+    def already_found(self) -> ActiveSession | None:
+        """What ``resolve`` found, if this request has looked already; never looks itself."""
+        return self._session if self._resolved else None
 
     def remember_session(self, active: ActiveSession) -> None:
         """Record a session just created by login, so this request needs no lookup."""
@@ -74,6 +103,21 @@ def request_user() -> SessionUser:
     user = cast(Any, current_user)._get_current_object()
     assert isinstance(user, SessionUser)
     return user
+
+
+def token_principal(token: ActiveToken) -> ActiveSession:
+    """A token's user as the rest of the app sees a logged-in one (posts read ``user_id``).
+
+    No login session stands behind it (``NO_SESSION`` matches no row), and a token never
+    counts as recent authentication (``reauth_at`` is None).
+    """
+    return ActiveSession(
+        session_id=NO_SESSION,
+        user_id=token.user_id,
+        username=token.username,
+        last_seen_at=token.last_used_at or utcnow(),
+        reauth_at=None,
+    )
 
 
 async def load_session(token_hash: str | None) -> ActiveSession | None:
@@ -129,6 +173,14 @@ class SessionCookie(QuartAuth):
     @cookie_secure.setter
     def cookie_secure(self, _value: bool | None) -> None:
         """Quart-Auth assigns its configured default here; the property above decides instead."""
+
+    def resolve_user(self) -> AuthUser:
+        """This request's user: its API token's when it has an ``Authorization`` header
+        (the cookie is then ignored entirely, even a valid one), else the cookie's."""
+        authorization = bearer.presented()
+        if authorization is not None:
+            return SessionUser(None, authorization=authorization)
+        return super().resolve_user()
 
     async def after_request(self, response: Response) -> Response:
         if self.cookie_secure and not request.is_secure:

@@ -25,6 +25,12 @@ SUBJECTS = {
     "password-reset-done": f"Your {SITE_NAME} password was reset",
     "email-changed": f"Your {SITE_NAME} e-mail address is being changed",
     "email-verified": f"Your {SITE_NAME} e-mail address is confirmed",
+    "account-deleted": f"Your {SITE_NAME} account was deleted",
+    "passkey-removed": f"The last passkey of your {SITE_NAME} account was removed",
+    "mfa-enabled": f"Two-step login is on for your {SITE_NAME} account",
+    "mfa-disabled": f"Two-step login was turned off for your {SITE_NAME} account",
+    "mfa-recovery-codes": f"New recovery codes for your {SITE_NAME} account",
+    "mfa-reset": f"The second factors of your {SITE_NAME} account were reset",
 }
 
 

@@ -23,7 +23,7 @@ class ForgotIn(StrictModel):
 
 class ResetIn(StrictModel):
     token: str = Field(max_length=200)
-    new_password: str = Field(min_length=rules.PASSWORD_MIN, max_length=rules.PASSWORD_MAX)
+    new_password: rules.NewPassword
 
 
 class MessageOut(BaseModel):

@@ -18,8 +18,10 @@ from quart_blog.accounts.passwords import get_hasher as hasher
 from quart_blog.accounts.sessions import current_session
 from quart_blog.clock import utcnow
 from quart_blog.db import get_session, single_write, write_transaction
+from quart_blog.events import log
 from quart_blog.recovery import tokens
 from quart_blog.security import limits
+from quart_blog.tokens import queries as api_tokens
 
 # The outbox row a forgot-password request queues; the sender turns it into the message.
 RESET_REQUEST = "password-reset-request"
@@ -67,16 +69,18 @@ async def change_email(email: str, current_password: str) -> None:
     """
     active = await current_session()
     # A password check like any other: a stolen cookie must not make it a guessing oracle.
-    await limits.count_login_attempt(active.username)
+    attempt = await limits.count_login_attempt(active.username)
     db = get_session()
     user = await queries.select_user(db, active.user_id)
     await db.commit()  # no snapshot pinned while bcrypt runs
     if user is None or not (await hasher().verify(current_password, user.password_hash)).ok:
         raise WrongPassword
+    await attempt.succeeded()
     async with write_transaction(db):
         if await queries.email_taken(db, email, by_other_than=user.id):
             raise EmailTaken(email)
         await queue_verification(db, user, email)
+        await log.record(db, user.id, "email_changed")
         if user.email is not None and user.email.lower() != email.lower():
             # To the old address, verified or not: it is the one the owner may still read.
             await mail.queue_message(
@@ -108,6 +112,7 @@ async def verify_email(token: str) -> bool:
                 db, user_id=user.id, email=redeemed.email, now=utcnow()
             )
             user.email, user.email_verified_at = redeemed.email, utcnow()
+            await log.record(db, user.id, "email_verified")
             await queue_notice(db, user, "email-verified", email=redeemed.email)
     except IntegrityError:  # the address was taken in the same instant
         return False
@@ -153,7 +158,7 @@ async def reset_link_is_live(token: str) -> bool:
 
 
 async def reset_password(token: str, new_password: str) -> bool:
-    """Use a reset link: set the password, end **every** session, mail a notice.
+    """Use a reset link: set the password, end **every** session and API token, mail a notice.
 
     False for a bad, used, voided or expired token.
     """
@@ -169,5 +174,9 @@ async def reset_password(token: str, new_password: str) -> bool:
             return False
         await queries.update_password_hash(db, user_id=user.id, password_hash=new_hash)
         await queries.delete_all_sessions(db, user_id=user.id)
+        # A reset is how an owner takes a stolen account back: no token made by whoever
+        # had it may outlive it.
+        await api_tokens.delete_all_tokens(db, user_id=user.id)
+        await log.record(db, user.id, "password_reset")
         await queue_notice(db, user, "password-reset-done")
     return True

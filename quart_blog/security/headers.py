@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from quart import Response, request
+from typing import TypeVar
+
+from quart import Response, g, request
+from werkzeug.sansio.response import Response as AnyResponse
+
+from quart_blog.accounts.sessions import SessionUser, session_cookie
+
+ResponseT = TypeVar("ResponseT", bound=AnyResponse)
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -24,6 +31,9 @@ STATIC_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
 }
 HSTS = "max-age=63072000; includeSubDomains"
+# On logout (SPEC §13): the browser drops its cache and storage of this site. Not
+# "cookies": the auth cookie goes by its own Set-Cookie, and the device cookie must stay.
+LOGOUT_CLEAR_SITE_DATA = '"cache", "storage"'
 
 
 async def add_security_headers(response: Response) -> Response:
@@ -32,7 +42,27 @@ async def add_security_headers(response: Response) -> Response:
         response.headers.setdefault(name, value)
     if request.is_secure:
         response.headers["Strict-Transport-Security"] = HSTS
-    if "Cache-Control" not in response.headers and not request.path.startswith("/static/"):
+    if resolved_a_user():
+        # Made for a logged-in user (SPEC §13): never kept, whatever the view said.
+        response.headers["Cache-Control"] = "no-store"
+    elif "Cache-Control" not in response.headers and not request.path.startswith("/static/"):
         # Pages show private data: a shared cache or the back button after logout must not.
         response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def resolved_a_user() -> bool:
+    """Whether this request already found a logged-in user (by session cookie or API token).
+
+    Reads only what the request's ``SessionUser`` kept from its one lookup and never looks
+    anything up itself, so requests that needed no user (static files, health checks)
+    cost nothing more.
+    """
+    user = g.get(session_cookie.attribute_name)
+    return isinstance(user, SessionUser) and user.already_found is not None
+
+
+def clear_site_data_on_logout(response: ResponseT) -> ResponseT:
+    """Add the logout ``Clear-Site-Data`` header to ``response``."""
+    response.headers["Clear-Site-Data"] = LOGOUT_CLEAR_SITE_DATA
     return response

@@ -9,7 +9,9 @@ TTL, so keys expire by themselves.
 
 Besides Quart-Rate-Limiter's get/set, both stores offer an atomic
 ``consume``: read-modify-write in one statement/script, so parallel login
-attempts cannot all slip through before any of them is counted.
+attempts cannot all slip through before any of them is counted; and an atomic
+``refund``, which takes one counted event back (a password attempt that proved
+right is no failure) without forgetting the others.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 
 from quart_rate_limiter.store import RateLimiterStoreABC
 from redis import asyncio as aioredis
-from sqlalchemy import Float, String, delete, func, select
+from sqlalchemy import Float, String, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Mapped, mapped_column
@@ -56,6 +58,13 @@ class LimitStore(RateLimiterStoreABC):
         """Forget ``key`` (a successful login clears its failures)."""
         raise NotImplementedError
 
+    async def refund(self, key: str, now: float, inverse: float) -> None:
+        """Move ``key``'s arrival time back by ``inverse`` (not before ``now``) atomically.
+
+        Undoes one ``consume`` and nothing more: the events counted before it stay.
+        """
+        raise NotImplementedError
+
 
 class DatabaseStore(LimitStore):
     """Arrival times in the ``rate_limits`` table of the app's database."""
@@ -84,6 +93,17 @@ class DatabaseStore(LimitStore):
         async with get_database().writing(), get_database().engine.begin() as connection:
             await connection.execute(delete(RateLimitEntry).where(RateLimitEntry.key == key))
 
+    async def refund(self, key: str, now: float, inverse: float) -> None:
+        engine = get_database().engine
+        greatest = func.greatest if engine.dialect.name == "postgresql" else func.max
+        statement = (
+            update(RateLimitEntry)
+            .where(RateLimitEntry.key == key)
+            .values(tat=greatest(RateLimitEntry.tat - inverse, now))
+        )
+        async with get_database().writing(), engine.begin() as connection:
+            await connection.execute(statement)
+
     async def _upsert(
         self, key: str, value: float, advance: tuple[float, float, float] | None
     ) -> float:
@@ -109,13 +129,31 @@ class DatabaseStore(LimitStore):
         return float(stored)
 
 
+# Times go to and from Redis as "%.17g" text: Lua's tostring keeps only 14 digits, which
+# moves a Unix time by up to 0.00005 s and can refuse an attempt right at the limit.
 # KEYS[1]: the key; ARGV: now, inverse, ceiling. The GCRA step of the SQL above, atomically.
 CONSUME_SCRIPT = """
 local stored = tonumber(redis.call('GET', KEYS[1]) or '0')
 local now = tonumber(ARGV[1])
 local tat = math.min(math.max(stored, now) + tonumber(ARGV[2]), tonumber(ARGV[3]))
-redis.call('SET', KEYS[1], tostring(tat), 'PX', math.ceil((tat - now) * 1000) + 1000)
-return tostring(tat)
+local text = string.format('%.17g', tat)
+redis.call('SET', KEYS[1], text, 'PX', math.ceil((tat - now) * 1000) + 1000)
+return text
+"""
+
+# KEYS[1]: the key; ARGV: now, inverse. One consume taken back; a key left limiting nothing goes.
+REFUND_SCRIPT = """
+local stored = redis.call('GET', KEYS[1])
+if not stored then return 0 end
+local now = tonumber(ARGV[1])
+local tat = math.max(tonumber(stored) - tonumber(ARGV[2]), now)
+if tat <= now then
+  redis.call('DEL', KEYS[1])
+else
+  local text = string.format('%.17g', tat)
+  redis.call('SET', KEYS[1], text, 'PX', math.ceil((tat - now) * 1000) + 1000)
+end
+return 1
 """
 
 
@@ -156,3 +194,6 @@ class RedisLimitStore(LimitStore):
 
     async def reset(self, key: str) -> None:
         await self.redis.delete(self.prefix + key)
+
+    async def refund(self, key: str, now: float, inverse: float) -> None:
+        await self.redis.eval(REFUND_SCRIPT, 1, self.prefix + key, now, inverse)

@@ -211,6 +211,7 @@ def walk(walker: Walker, base: str, site: Site) -> None:
     walker.goto(site.verify_link, "verify-email")
     walker.goto(f"{base}/reset-password?token=not-a-real-token", "bad-link", 400)
     walker.goto(f"{base}/no/such/page", "not-found", 404)
+    walker.goto(f"{base}/login/2fa", "login-2fa-lapsed")
     # Five asks for one address are let through (each lands on /login with a note), the
     # sixth is refused with the wait.
     target = f"nobody-{walker.width}@example.org"
@@ -254,6 +255,19 @@ def walk(walker: Walker, base: str, site: Site) -> None:
         "account-email-error",
         400,
     )
+    # The security centre's pages (#11, #12).
+    walker.goto(f"{base}/account/2fa", "account-2fa")
+    # The second width finds the first one's enrolment still pending.
+    begin = "Set up an authenticator app"
+    if not page.get_by_role("button", name=begin).count():
+        begin = "Start again with a new secret"
+    walker.submit(begin, {}, "account-2fa-enrol", 200)
+    walker.submit("Turn two-step login on", {"Code from the app": "000000"}, "2fa-wrong", 400)
+    walker.goto(f"{base}/account/tokens", "account-tokens")
+    walker.submit("Make token", {"Name": f"walker {walker.width}"}, "account-token-made", 200)
+    walker.goto(f"{base}/account/security", "account-security")
+    walker.goto(f"{base}/account/delete", "account-delete")
+    walker.goto(f"{base}/reauth?next=/account", "reauth")
     walker.goto(f"{base}/logout", "logout")
     page.goto(f"{base}/api/docs")
     page.locator(".opblock").first.wait_for()

@@ -13,6 +13,7 @@ from tests.factories import PASSWORD, api_login
 from tests.recovery.conftest import PUBLIC_URL
 from tests.recovery.helpers import delivered, me, outbox_rows, register_with_email, token_of
 from tests.smtp import SmtpSink, link_in, text_part
+from tests.tokens.helpers import bearer, make_token
 
 NEW_PASSWORD = "a brand new passphrase"
 
@@ -66,6 +67,23 @@ async def test_reset_sets_the_password_ends_every_session_and_tells(
     )
     assert again.status_code == 400
     assert (await again.get_json())["error"]["code"] == "invalid_token"
+
+
+async def test_reset_ends_every_api_token_too(
+    app: Quart, client: QuartClient, other_client: QuartClient, smtp: SmtpSink
+) -> None:
+    """Whoever held the account may have made a token: it must not outlive the reset."""
+    email = await verified_user(app, client, smtp)
+    await api_login(client)
+    token = (await make_token(client))["token"]
+    assert (await other_client.get("/api/v1/posts", headers=bearer(token))).status_code == 200
+    await forgot(client, email)
+    [reset_mail] = (await delivered(app, smtp, 3))[2:]
+    response = await client.post(
+        "/api/v1/password/reset", json={"token": token_of(reset_mail), "new_password": NEW_PASSWORD}
+    )
+    assert response.status_code == 204
+    assert (await other_client.get("/api/v1/posts", headers=bearer(token))).status_code == 401
 
 
 async def test_unknown_and_unverified_addresses_get_the_same_answer_and_no_mail(
