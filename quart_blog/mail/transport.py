@@ -60,6 +60,11 @@ class SmtpTransport:
                     await smtp.quit()
                 except (aiosmtplib.SMTPException, OSError):
                     smtp.close()
+                except BaseException:
+                    # Cancelled mid-QUIT (the sender stopping at shutdown): still let go of
+                    # the socket, or it lingers until garbage collection.
+                    smtp.close()
+                    raise
 
     @staticmethod
     async def _send(smtp: aiosmtplib.SMTP, message: EmailMessage) -> None:
