@@ -15,8 +15,8 @@ from quart_blog import api_v1, config, db, errors, health, home, mail
 from quart_blog.account_data import pages as account_data_pages
 from quart_blog.accounts import account_pages, passwords
 from quart_blog.accounts import pages as account_auth_pages
-from quart_blog.accounts.sessions import request_user, session_cookie
-from quart_blog.config import ConfigError, Settings, get_settings
+from quart_blog.accounts.sessions import cookies_secure, request_user, session_cookie
+from quart_blog.config import ConfigError, Settings
 from quart_blog.events import pages as event_pages
 from quart_blog.events import retention as event_retention
 from quart_blog.mfa import pages as mfa_pages
@@ -81,8 +81,7 @@ class BlogSessionInterface(SecureCookieSessionInterface):
         return await super().open_session(app, request)
 
     def get_cookie_secure(self, app: Quart) -> bool:
-        forced = get_settings(app).cookie_secure
-        return request.is_secure if forced is None else forced
+        return cookies_secure()
 
 
 def create_app(

@@ -98,6 +98,14 @@ class SessionUser(AuthUser):
         self._session = active
 
 
+def cookies_secure() -> bool:
+    """The ``Secure`` flag of every cookie the app sets in this request (auth, flash,
+    device, pending login, WebAuthn): on exactly when the request came over HTTPS, unless
+    ``SESSION_COOKIE_SECURE`` forces it either way."""
+    forced = get_settings().cookie_secure
+    return request.is_secure if forced is None else forced
+
+
 def request_user() -> SessionUser:
     """This request's Quart-Auth user (resolved lazily; see ``SessionUser.resolve``)."""
     user = cast(Any, current_user)._get_current_object()
@@ -165,10 +173,7 @@ class SessionCookie(QuartAuth):
     @property
     def cookie_secure(self) -> bool:
         """The Secure flag for this request's cookie (read from the app: each has its own)."""
-        if not has_request_context():
-            return True
-        forced = get_settings().cookie_secure
-        return request.is_secure if forced is None else forced
+        return cookies_secure() if has_request_context() else True
 
     @cookie_secure.setter
     def cookie_secure(self, _value: bool | None) -> None:

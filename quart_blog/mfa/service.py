@@ -19,8 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.accounts import queries as accounts
 from quart_blog.accounts.models import User
+from quart_blog.accounts.sessions import cookies_secure
 from quart_blog.clock import utcnow
-from quart_blog.config import get_settings
 from quart_blog.db import get_session, single_write, write_transaction
 from quart_blog.events import log
 from quart_blog.mfa import codes, queries, totp
@@ -258,12 +258,6 @@ def pending_token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def pending_cookie_secure() -> bool:
-    """``Secure`` exactly when the request came over HTTPS, as for the auth cookie."""
-    forced = get_settings().cookie_secure
-    return request.is_secure if forced is None else forced
-
-
 def set_pending_cookie(token: str) -> None:
     """Give this client the pending login's token (HttpOnly, Lax, five minutes)."""
 
@@ -274,7 +268,7 @@ def set_pending_cookie(token: str) -> None:
             token,
             max_age=int(PENDING_LIFETIME.total_seconds()),
             path="/",
-            secure=pending_cookie_secure(),
+            secure=cookies_secure(),
             httponly=True,
             samesite="Lax",
         )
@@ -289,7 +283,7 @@ def clear_pending_cookie() -> None:
         response.delete_cookie(
             PENDING_COOKIE,
             path="/",
-            secure=pending_cookie_secure(),
+            secure=cookies_secure(),
             httponly=True,
             samesite="Lax",
         )

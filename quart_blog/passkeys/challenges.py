@@ -18,9 +18,8 @@ from quart import after_this_request, request
 from quart.typing import ResponseTypes
 from webauthn.helpers import generate_challenge
 
-from quart_blog.accounts.sessions import hash_token
+from quart_blog.accounts.sessions import cookies_secure, hash_token
 from quart_blog.clock import utcnow
-from quart_blog.config import get_settings
 from quart_blog.db import get_session, single_write, write_transaction
 from quart_blog.passkeys import queries
 
@@ -36,12 +35,6 @@ TOKEN_FORM = re.compile(r"[A-Za-z0-9_-]{43}")
 def cookie_name(purpose: str) -> str:
     """One cookie per kind of ceremony: a login begun in one tab leaves a reauth alone."""
     return f"quart_blog_webauthn_{purpose}"
-
-
-def cookie_secure() -> bool:
-    """``Secure`` exactly when the request came over HTTPS, unless the operator forces it."""
-    forced = get_settings().cookie_secure
-    return request.is_secure if forced is None else forced
 
 
 def client_token(purpose: str) -> str | None:
@@ -82,7 +75,7 @@ async def begin(purpose: str, *, user_id: int | None) -> bytes:
             token,
             max_age=int(LIFETIME.total_seconds()),
             path=COOKIE_PATH,
-            secure=cookie_secure(),
+            secure=cookies_secure(),
             httponly=True,
             samesite="Strict",
         )
@@ -103,7 +96,7 @@ async def redeem(purpose: str, *, user_id: int | None) -> bytes | None:
         response.delete_cookie(
             cookie_name(purpose),
             path=COOKIE_PATH,
-            secure=cookie_secure(),
+            secure=cookies_secure(),
             httponly=True,
             samesite="Strict",
         )
