@@ -76,7 +76,7 @@ class BlogSessionInterface(SecureCookieSessionInterface):
     async def open_session(
         self, app: Quart, request: BaseRequestWebsocket
     ) -> SecureCookieSession | None:
-        if not request.cookies.get(self.get_cookie_name(app)):
+        if self.get_cookie_name(app) not in request.cookies:  # a dict lookup, no KeyError
             return self.session_class()
         return await super().open_session(app, request)
 

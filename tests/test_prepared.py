@@ -3,7 +3,7 @@ and keep the session's transactions: atomic on their own, rolled back with a fai
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 import pytest
@@ -154,3 +154,24 @@ def test_sqlite_selects_come_back_packed_only_when_json_keeps_every_value() -> N
 async def test_an_empty_packed_page_is_an_empty_list(app: Quart) -> None:
     async with database(app).sessionmaker() as session:
         assert await PAGE_FIRST.all(session, {"user_id": 12345, "limit": 5}) == []
+
+
+async def test_timestamps_keep_their_instant_whatever_offset_they_were_written_with(
+    app: Quart,
+) -> None:
+    client = app.test_client()
+    user = await api_user(client)
+    written = datetime(2026, 3, 1, 14, 30, 5, 123456, tzinfo=timezone(timedelta(hours=2)))
+    async with app.app_context():
+        session = get_session()
+        async with single_write(session):
+            values = {**new_post(user["id"], "offset"), "now": written}
+            (row,) = await INSERT_POST.all(session, values)
+        await close_session(None)
+    async with database(app).sessionmaker() as check:
+        page = await PAGE_FIRST.all(check, {"user_id": user["id"], "limit": 1})
+        through_orm = (await check.execute(select(Post.created_at))).scalar_one()
+    expected = datetime(2026, 3, 1, 12, 30, 5, 123456, tzinfo=UTC)
+    for value in (row.created_at, page[0].created_at, page[0].updated_at, through_orm):
+        assert value == expected
+        assert value.tzinfo is UTC

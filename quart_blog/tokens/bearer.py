@@ -46,7 +46,12 @@ def presented() -> str | None:
     """
     if not request.path.startswith(API_PREFIX):
         return None
-    return request.headers.get("Authorization")
+    # Read from the ASGI scope, where names are lower case: werkzeug's lookup of a header
+    # that is absent, as this one is on nearly every request, raises and catches an error.
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return value.decode("latin-1")
+    return None
 
 
 def parse(header: str) -> str | None:
