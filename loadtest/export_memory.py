@@ -38,32 +38,12 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from procs import ProcessSet, start_quart_blog, tree_pids
+from procs import ProcessSet, serving_worker, start_quart_blog, status_kib
 
 USERNAME = "exporter"
 PASSWORD = "export memory passphrase"
 SAMPLE_EVERY_S = 0.05
 CHUNK = 1 << 16
-
-
-def status_kib(pid: int, field: str) -> int:
-    """A ``kB`` field of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``), in KiB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(f"{field}:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no {field} for pid {pid}")
-
-
-def serving_worker(root: int) -> int:
-    """The PID of the one Hypercorn worker under ``quart-blog serve`` (the largest child)."""
-    children = [
-        pid
-        for pid in tree_pids(root)
-        if pid != root and "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()
-    ]
-    if not children:
-        raise RuntimeError("no worker process under the server")
-    return max(children, key=lambda pid: status_kib(pid, "VmRSS"))
 
 
 def insert_posts(database: Path, user_id: int, count: int, body_chars: int) -> None:

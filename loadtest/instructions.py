@@ -5,8 +5,9 @@
 
 This machine's speed drifts ±30 % from minute to minute, so two wrk runs minutes apart
 cannot show a 5 % difference. ``valgrind --tool=callgrind`` counts the instructions a
-process executes instead of timing it, and the count repeats to a fraction of a per cent
-whatever else the machine is doing. For each tree (default: this checkout; name others
+process executes instead of timing it, and the count repeats to within a few per cent
+whatever else the machine is doing (how requests batch in the event loop still varies a
+little with timing). For each tree (default: this checkout; name others
 with ``--tree``, e.g. a ``git worktree`` of an older commit) this:
 
 1. starts ``python -m quart_blog serve --workers 1`` from that tree under callgrind
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from blogclient import Api, User, seed
-from procs import REPO_ROOT, ProcessSet, free_port, tree_pids
+from procs import REPO_ROOT, ProcessSet, free_port, serving_worker
 
 SEED_USERS = 16
 SEED_POSTS = 25
@@ -148,17 +149,6 @@ def run_all(port: int, users: list[User], total: int, conns: int, mode: str) -> 
         raise errors[0]
 
 
-def serving_worker(root: int) -> int:
-    """The Hypercorn worker under the server (the ``spawn_main`` child)."""
-    for pid in tree_pids(root):
-        try:
-            if b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes():
-                return pid
-        except OSError:
-            continue
-    raise RuntimeError("no Hypercorn worker under the server")
-
-
 def dump(pid: int, label: str) -> None:
     """Have callgrind write the counts since the last dump, and start counting afresh."""
     subprocess.run(
@@ -204,7 +194,7 @@ def measure(tree: Path, mode: str, requests: int, conns: int, workdir: Path) -> 
         procs.stop_all()
     for path in workdir.glob(f"callgrind.{worker}.out*"):
         text = path.read_text(errors="replace")
-        if "Trigger: Client Request: after" in text or "Trigger: dump after" in text:
+        if "Trigger: dump after" in text:
             count = summary_of(text)
             if count is not None:
                 return count / (requests // conns * conns) / 1e6

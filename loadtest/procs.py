@@ -273,6 +273,26 @@ class TreeCpu:
         return (self.retired + sum(ticks for _, ticks in self.seen.values())) / self.hz
 
 
+def status_kib(pid: int, field: str) -> int:
+    """A ``kB`` field of ``/proc/PID/status`` (``VmRSS``, ``VmHWM``), in KiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1])
+    raise RuntimeError(f"no {field} for pid {pid}")
+
+
+def serving_worker(root: int) -> int:
+    """The PID of the one Hypercorn worker under ``quart-blog serve`` (the largest child)."""
+    children = [
+        pid
+        for pid in tree_pids(root)
+        if pid != root and "resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_text()
+    ]
+    if not children:
+        raise RuntimeError("no worker process under the server")
+    return max(children, key=lambda pid: status_kib(pid, "VmRSS"))
+
+
 class Databases:
     """PostgreSQL databases created for the bench (127.0.0.1:5432, user postgres, trust auth)."""
 
