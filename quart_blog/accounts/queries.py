@@ -96,6 +96,7 @@ class ActiveSession(NamedTuple):
     username: str
     last_seen_at: datetime
     reauth_at: datetime | None  # the last password, code or passkey check (SPEC §13)
+    expires_at: datetime | None = None  # None: not known (a session made by this request)
 
 
 async def insert_session(
@@ -133,6 +134,7 @@ ACTIVE_SESSION = Prepared(
         User.username,
         AuthSession.last_seen_at,
         AuthSession.reauth_at,
+        AuthSession.expires_at,
     )
     .join(User, User.id == AuthSession.user_id)
     .where(AuthSession.token_hash == bindparam("token_hash"))

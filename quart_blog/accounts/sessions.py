@@ -1,9 +1,11 @@
 """Where the session is checked: login tokens, the auth cookie, and the user they resolve to.
 
 The Quart-Auth ``auth_id`` is a random token; the database keeps only its
-SHA-256, so a leaked table cannot be replayed as cookies. Every request looks
-the token up again, so logout, password changes and expiry take effect on the
-next request on every worker and every instance.
+SHA-256, so a leaked table cannot be replayed as cookies. Logout, password
+changes and expiry take effect on the next request on every worker and every
+instance: on PostgreSQL every request looks the token up again; on SQLite a
+worker keeps what it looked up (``KeptLookups``) only until the next write to
+``users`` or ``auth_sessions`` by any process (``quart_blog.db.changes``).
 
 An API request with an ``Authorization`` header resolves to its API token's user
 instead (``quart_blog.tokens.bearer``), looked up the same way on every request.
@@ -14,7 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import warnings
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any, cast
 
 from quart import Response, current_app, has_request_context, request
@@ -23,7 +25,8 @@ from quart_auth import Action, AuthUser, QuartAuth, current_user
 from quart_blog.accounts.queries import ActiveSession, select_active_session, update_last_seen
 from quart_blog.clock import utcnow
 from quart_blog.config import get_settings
-from quart_blog.db import get_session, single_write
+from quart_blog.db import get_database, get_session, single_write
+from quart_blog.db.changes import ChangeCounter
 from quart_blog.tokens import bearer
 from quart_blog.tokens.queries import ActiveToken
 
@@ -34,6 +37,9 @@ BROWSER_SESSION_LIFETIME = timedelta(hours=12)
 LAST_SEEN_RESOLUTION = timedelta(minutes=1)
 # The session id of a request authenticated by an API token: no login session, no row.
 NO_SESSION = 0
+# Session lookups a worker keeps at most (about 4 MB); the oldest goes first.
+KEPT_LOOKUPS_MAX = 10_000
+KEPT_LOOKUPS_KEY = "quart_blog.kept_session_lookups"
 
 
 def new_token() -> str:
@@ -128,16 +134,79 @@ def token_principal(token: ActiveToken) -> ActiveSession:
     )
 
 
+class KeptLookups:
+    """A worker's recent session lookups on SQLite, each trusted only while nothing changed.
+
+    A lookup is kept with the value ``changes`` had before it was made, and used again
+    only while the counter still holds that value, the session has not expired and its
+    ``last_seen_at`` needs no refresh. Any write to ``users`` or ``auth_sessions``, by
+    any worker or instance, changes the counter (``quart_blog.db.changes``), so every
+    kept lookup is looked up afresh after a logout, a revocation, a password change or an
+    account deletion anywhere. What this saves is the lookup's hand-off to a database
+    thread and back: most of the CPU of a read request on SQLite (docs/PERFORMANCE.md).
+    """
+
+    def __init__(self, changes: ChangeCounter) -> None:
+        self.changes = changes
+        self._kept: dict[str, tuple[int, datetime, ActiveSession]] = {}
+
+    def find(self, token_hash: str, now: datetime) -> ActiveSession | None:
+        """The kept lookup for this token, if it still holds at ``now``."""
+        kept = self._kept.get(token_hash)
+        if kept is None:
+            return None
+        generation, expires_at, active = kept
+        if (
+            generation != self.changes.value
+            or now >= expires_at
+            or now - active.last_seen_at >= LAST_SEEN_RESOLUTION
+        ):
+            del self._kept[token_hash]
+            return None
+        return active
+
+    def keep(self, token_hash: str, generation: int, active: ActiveSession) -> None:
+        """Keep a lookup made when the counter was at ``generation``."""
+        if active.expires_at is None:
+            return
+        if len(self._kept) >= KEPT_LOOKUPS_MAX:
+            del self._kept[next(iter(self._kept))]
+        self._kept[token_hash] = (generation, active.expires_at, active)
+
+
+def kept_lookups() -> KeptLookups | None:
+    """This app's kept lookups; ``None`` where nothing may be kept (PostgreSQL)."""
+    changes = get_database().changes
+    if changes is None:
+        return None
+    lookups: KeptLookups | None = current_app.extensions.get(KEPT_LOOKUPS_KEY)
+    if lookups is None or lookups.changes is not changes:
+        lookups = current_app.extensions[KEPT_LOOKUPS_KEY] = KeptLookups(changes)
+    return lookups
+
+
 async def load_session(token_hash: str | None) -> ActiveSession | None:
     """Find the live session for a token hash, refreshing ``last_seen_at`` now and then."""
     if token_hash is None:
         return None
     now = utcnow()
+    lookups = kept_lookups()
+    generation = 0
+    if lookups is not None:
+        kept = lookups.find(token_hash, now)
+        if kept is not None:
+            return kept
+        generation = lookups.changes.value  # read BEFORE the lookup: see KeptLookups
     db = get_session()
     active = await select_active_session(db, token_hash=token_hash, now=now)
-    if active is not None and now - active.last_seen_at >= LAST_SEEN_RESOLUTION:
+    if active is None:
+        return None
+    if now - active.last_seen_at >= LAST_SEEN_RESOLUTION:
+        # Not kept: the write changes the counter, and the next request looks again.
         async with single_write(db):
             await update_last_seen(db, session_id=active.session_id, now=now)
+    elif lookups is not None:
+        lookups.keep(token_hash, generation, active)
     return active
 
 

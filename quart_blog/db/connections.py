@@ -147,8 +147,10 @@ def _run_statement(
     cannot leave a cursor (or an unfinished SELECT holding a read snapshot) open.
     """
     conn = driver._conn
-    if writers is not None and not conn.in_transaction and starts_write(sql):
-        writers.acquire()
+    if writers is not None:
+        if not conn.in_transaction and starts_write(sql):
+            writers.acquire()
+        writers.note(sql)
     cursor = conn.cursor()
     try:
         if many:

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from quart_blog import clock
 from quart_blog.config import get_settings
+from quart_blog.db.changes import ChangeCounter
 from quart_blog.db.engine import create_engine, default_pool_size
 
 EXTENSION_KEY = "quart_blog.db"
@@ -42,6 +43,8 @@ class Database:
         self.write_lock: asyncio.Lock | None = (
             asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
         )
+        # Set once the pool is open: what lets session lookups be kept (db.changes).
+        self.changes: ChangeCounter | None = None
         self.ping_fresh_for = PING_FRESH_FOR
         self._ping: asyncio.Future[None] | None = None
         self._answered_at = float("-inf")  # clock.monotonic() when the last ping succeeded
@@ -100,6 +103,7 @@ class Database:
             return
         for connection in connections:
             await connection.close()
+        self.changes = ChangeCounter.registered(self.url)
 
     async def dispose(self) -> None:
         """Close every connection: a ping in flight holds one, so it ends first.

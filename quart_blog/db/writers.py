@@ -1,6 +1,7 @@
 """SQLite writers of every process take turns on one ``flock`` beside the database file.
 
-Standard library only; used by the one-hop driver in ``quart_blog.db.connections``.
+Standard library only (and ``quart_blog.db.changes``); used by the one-hop driver in
+``quart_blog.db.connections``.
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ import fcntl
 import os
 import threading
 from typing import ClassVar
+
+from quart_blog.db.changes import ChangeCounter, changes_watched
 
 WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "BEGIN IMMEDIATE", "BEGIN EXCLUSIVE")
 WRITE_HEAD = max(len(word) for word in WRITES)
@@ -26,6 +29,10 @@ class WriterQueue:
     statement for a single autocommitted write, at COMMIT or ROLLBACK for a
     ``BEGIN IMMEDIATE`` transaction. Correctness never depends on it: a writer
     that does not take it (a migration, the CLI) still meets SQLite's own lock.
+
+    It also tells ``changes`` (``quart_blog.db.changes``) when a write to the tables
+    a session check reads has ended: ``note`` each statement, and ``release`` bumps
+    the counter once the statement or the transaction holding it is over.
     """
 
     # One turn-taker per process and database: flock wakes every waiter at each unlock,
@@ -37,6 +44,13 @@ class WriterQueue:
         self.fd = os.open(f"{database}-writer", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         self.turn = self._in_process.setdefault(os.path.realpath(database), threading.Lock())
         self.held = False
+        self.changes = ChangeCounter.for_file(database)
+        self.changed = False  # a statement since the last release wrote users or auth_sessions
+
+    def note(self, sql: str) -> None:
+        """Remember that the transaction under way writes a table session checks read."""
+        if not self.changed and changes_watched(sql):
+            self.changed = True
 
     def acquire(self) -> None:
         self.turn.acquire()
@@ -48,6 +62,15 @@ class WriterQueue:
         self.held = True
 
     def release(self) -> None:
+        """End a write: count it if it touched a watched table, then let the next writer in.
+
+        Called whenever SQLite is outside a transaction again (after a COMMIT, a ROLLBACK
+        or an autocommitted statement): a rolled-back or failed write is counted too,
+        which costs the next request one lookup and is never wrong.
+        """
+        if self.changed:
+            self.changed = False
+            self.changes.bump()
         if self.held:
             self.held = False
             try:

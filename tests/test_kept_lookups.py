@@ -1,0 +1,180 @@
+"""Session lookups kept between requests on SQLite never outlive a change to them.
+
+A worker keeps what a session lookup found (``accounts.sessions.KeptLookups``) until any
+process writes ``users`` or ``auth_sessions`` (``db.changes``). These tests check that it
+really is kept, and that logout, revocation, password changes and expiry still take effect
+on the very next request, on every worker and every instance sharing the file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import httpx
+import pytest
+from quart import Quart
+from quart.testing import QuartClient
+from sqlalchemy import text
+
+from quart_blog import clock
+from quart_blog.accounts.sessions import BROWSER_SESSION_LIFETIME
+from quart_blog.db import get_database
+from quart_blog.db.changes import ChangeCounter
+from quart_blog.db.engine import BEGIN_MODE
+from tests.factories import PASSWORD, api_post, api_register, api_user
+from tests.live import LiveServer
+
+NEW_PASSWORD = "a brand new password"
+
+
+@pytest.fixture
+def sqlite_only(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("lookups are kept on SQLite only; PostgreSQL looks up every request")
+
+
+def counter(app: Quart) -> ChangeCounter:
+    changes = get_database(app).changes
+    assert changes is not None
+    return changes
+
+
+def database_file(database_url: str) -> Path:
+    return Path(database_url.removeprefix("sqlite+aiosqlite:///"))
+
+
+async def me(client: QuartClient) -> int:
+    return (await client.get("/api/v1/me")).status_code
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_a_kept_lookup_is_used_until_the_app_writes_users_or_sessions(
+    app: Quart, client: QuartClient, database_url: str
+) -> None:
+    await api_user(client)
+    assert await me(client) == 200  # looked up, and kept
+
+    # Behind the app's back (the sqlite3 shell, say): no process is told, so the kept
+    # lookup still answers; this is what shows that it is kept at all.
+    with sqlite3.connect(database_file(database_url)) as raw:
+        raw.execute("DELETE FROM auth_sessions")
+    assert await me(client) == 200
+
+    # Posts are not what a session check reads: writing them keeps the lookup.
+    before = counter(app).value
+    await api_post(client)
+    assert counter(app).value == before
+
+    # Any write to users or auth_sessions by the app, here another user registering,
+    # drops every kept lookup: the next request looks again and finds no session.
+    await api_register(app.test_client(), "bob")
+    assert counter(app).value != before
+    assert await me(client) == 401
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_a_session_write_counts_when_its_transaction_ends_not_before(app: Quart) -> None:
+    changes = counter(app)
+    engine = get_database(app).engine
+    async with engine.connect() as connection:
+        writing = await connection.execution_options(**{BEGIN_MODE: "IMMEDIATE"})
+        before = changes.value
+        async with writing.begin():
+            await writing.execute(text("UPDATE auth_sessions SET last_seen_at = last_seen_at"))
+            # Not yet: a lookup made now still sees the old rows, and may be kept.
+            assert changes.value == before
+        assert changes.value != before
+
+        before = changes.value
+        async with writing.begin():
+            await writing.execute(text("SELECT count(*) FROM users"))
+            await writing.execute(text("DELETE FROM posts"))
+        assert changes.value == before  # neither a read nor a write of posts counts
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_a_kept_lookup_still_expires_on_time(client: QuartClient) -> None:
+    with clock.use(clock.ManualClock()) as manual:
+        await api_user(client)
+        assert await me(client) == 200
+        assert await me(client) == 200  # from the kept lookup
+        manual.advance(BROWSER_SESSION_LIFETIME.total_seconds() - 1)
+        assert await me(client) == 200
+        manual.advance(1)
+        assert await me(client) == 401
+
+
+def login(base_url: str, password: str = PASSWORD) -> str:
+    response = httpx.post(
+        f"{base_url}/api/v1/login", json={"username": "alice", "password": password}
+    )
+    assert response.status_code == 200, response.text
+    return f"quart_blog_auth={response.cookies['quart_blog_auth']}"
+
+
+def me_on(base_url: str, cookie: str) -> int:
+    return httpx.get(f"{base_url}/api/v1/me", headers={"Cookie": cookie}).status_code
+
+
+def test_revocation_reaches_every_worker_and_instance_on_one_sqlite_file(
+    tmp_path: Path,
+) -> None:
+    """Two instances (one of two workers) on one file: kept lookups everywhere, then
+    a password change and a logout on one are seen by the others at once."""
+    database = f"sqlite+aiosqlite:///{tmp_path / 'shared.db'}"
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    with (
+        LiveServer(tmp_path / "a", workers=2, DATABASE_URL=database) as first,
+        LiveServer(tmp_path / "b", workers=1, DATABASE_URL=database) as second,
+    ):
+        a, b = first.base_url, second.base_url
+        registered = httpx.post(
+            f"{a}/api/v1/register", json={"username": "alice", "password": PASSWORD}
+        )
+        assert registered.status_code == 201
+        kept, other = login(a), login(b)
+        # Enough requests that every worker has looked both sessions up and kept them.
+        for _ in range(6):
+            assert (me_on(a, kept), me_on(b, kept), me_on(a, other), me_on(b, other)) == (
+                200,
+                200,
+                200,
+                200,
+            )
+
+        changed = httpx.post(
+            f"{b}/api/v1/password",
+            json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
+            headers={"Cookie": kept},
+        )
+        assert changed.status_code == 204
+        for _ in range(4):  # the other session is revoked on every worker of both
+            assert (me_on(a, other), me_on(b, other)) == (401, 401)
+            assert (me_on(a, kept), me_on(b, kept)) == (200, 200)
+
+        assert httpx.post(f"{b}/api/v1/logout", headers={"Cookie": kept}).status_code == 204
+        for _ in range(4):
+            assert (me_on(a, kept), me_on(b, kept)) == (401, 401)
+        assert me_on(a, login(a, NEW_PASSWORD)) == 200
+
+
+def test_lookups_are_never_kept_for_a_file_the_driver_has_not_opened(tmp_path: Path) -> None:
+    assert ChangeCounter.registered(f"sqlite+aiosqlite:///{tmp_path / 'unopened.db'}") is None
+    assert ChangeCounter.registered("sqlite+aiosqlite://") is None
+    assert ChangeCounter.registered("postgresql+asyncpg://localhost/test") is None
+
+
+@pytest.mark.usefixtures("sqlite_only")
+async def test_a_session_seen_a_minute_ago_is_looked_up_and_refreshed(
+    app: Quart, client: QuartClient
+) -> None:
+    with clock.use(clock.ManualClock()) as manual:
+        await api_user(client)
+        assert await me(client) == 200
+        before = counter(app).value
+        manual.advance(timedelta(minutes=1).total_seconds())
+        assert await me(client) == 200  # looked up again: last_seen_at is written
+        assert counter(app).value != before
