@@ -20,6 +20,7 @@ from sqlalchemy import text
 
 from quart_blog import clock
 from quart_blog.accounts.sessions import BROWSER_SESSION_LIFETIME
+from quart_blog.app import create_app
 from quart_blog.db import get_database
 from quart_blog.db.changes import ChangeCounter
 from quart_blog.db.engine import BEGIN_MODE
@@ -178,3 +179,47 @@ async def test_a_session_seen_a_minute_ago_is_looked_up_and_refreshed(
         manual.advance(timedelta(minutes=1).total_seconds())
         assert await me(client) == 200  # looked up again: last_seen_at is written
         assert counter(app).value != before
+
+
+AUTH_COOKIE = "quart_blog_auth"
+OTHER_KEY = "another-secret-key-0123456789abcdef"
+
+
+def auth_cookie(client: QuartClient) -> str:
+    assert client.cookie_jar is not None
+    return next(cookie.value for cookie in client.cookie_jar if cookie.name == AUTH_COOKIE)
+
+
+async def me_with(client: QuartClient, token: str) -> int:
+    response = await client.get("/api/v1/me", headers={"Cookie": f"{AUTH_COOKIE}={token}"})
+    return response.status_code
+
+
+async def test_a_remembered_auth_cookie_never_lets_an_altered_one_through(
+    app: Quart, client: QuartClient
+) -> None:
+    await api_user(client)
+    token = auth_cookie(client)
+    stranger = app.test_client()
+    assert await me_with(stranger, token) == 200  # its signature checked, and remembered
+    flipped = token[:-1] + ("A" if token[-1] != "A" else "B")
+    for altered in (flipped, token + "x", token[:-2]):
+        assert await me_with(stranger, altered) == 401
+    assert await me_with(stranger, token) == 200
+
+
+async def test_a_cookie_is_trusted_only_by_apps_holding_its_key(
+    app: Quart, client: QuartClient, app_overrides: dict[str, str]
+) -> None:
+    await api_user(client)
+    token = auth_cookie(client)
+    assert await me_with(app.test_client(), token) == 200
+
+    other = create_app({**app_overrides, "SECRET_KEY": OTHER_KEY}, testing=True)
+    rotated = create_app(
+        {**app_overrides, "SECRET_KEY": f"{OTHER_KEY},{app_overrides['SECRET_KEY']}"},
+        testing=True,
+    )
+    async with other.test_app(), rotated.test_app():
+        assert await me_with(other.test_client(), token) == 401  # not remembered across apps
+        assert await me_with(rotated.test_client(), token) == 200  # the old key still verifies
