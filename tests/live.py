@@ -19,7 +19,7 @@ from typing import IO
 
 import httpx
 
-from tests.factories import SECRET_KEY
+from tests.factories import PASSWORD, SECRET_KEY
 
 QUART_BLOG = Path(sys.executable).parent / "quart-blog"
 SPEC_VARIABLES = (
@@ -269,3 +269,18 @@ class LiveServer:
             for log in self._logs:
                 log.close()
             self._logs = []
+
+
+def login(base_url: str, password: str = PASSWORD) -> str:
+    """Log alice in over HTTP; return her session cookie as a ``Cookie`` header value."""
+    response = httpx.post(
+        f"{base_url}/api/v1/login", json={"username": "alice", "password": password}
+    )
+    assert response.status_code == 200, response.text
+    # Only the session: the device cookie (SPEC §13) is set beside it.
+    return f"quart_blog_auth={response.cookies['quart_blog_auth']}"
+
+
+def me(base_url: str, cookie: str) -> int:
+    """The status of ``GET /api/v1/me`` with that cookie (200 logged in, 401 not)."""
+    return httpx.get(f"{base_url}/api/v1/me", headers={"Cookie": cookie}).status_code

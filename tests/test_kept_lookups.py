@@ -25,7 +25,7 @@ from quart_blog.db import get_database
 from quart_blog.db.changes import ChangeCounter
 from quart_blog.db.engine import BEGIN_MODE
 from tests.factories import PASSWORD, api_post, api_register, api_user
-from tests.live import LiveServer
+from tests.live import LiveServer, login, me
 
 NEW_PASSWORD = "a brand new password"
 
@@ -46,7 +46,7 @@ def database_file(database_url: str) -> Path:
     return Path(database_url.removeprefix("sqlite+aiosqlite:///"))
 
 
-async def me(client: QuartClient) -> int:
+async def me_in_app(client: QuartClient) -> int:
     return (await client.get("/api/v1/me")).status_code
 
 
@@ -55,13 +55,13 @@ async def test_a_kept_lookup_is_used_until_the_app_writes_users_or_sessions(
     app: Quart, client: QuartClient, database_url: str
 ) -> None:
     await api_user(client)
-    assert await me(client) == 200  # looked up, and kept
+    assert await me_in_app(client) == 200  # looked up, and kept
 
     # Behind the app's back (the sqlite3 shell, say): no process is told, so the kept
     # lookup still answers; this is what shows that it is kept at all.
     with sqlite3.connect(database_file(database_url)) as raw:
         raw.execute("DELETE FROM auth_sessions")
-    assert await me(client) == 200
+    assert await me_in_app(client) == 200
 
     # Posts are not what a session check reads: writing them keeps the lookup.
     before = counter(app).value
@@ -72,7 +72,7 @@ async def test_a_kept_lookup_is_used_until_the_app_writes_users_or_sessions(
     # drops every kept lookup: the next request looks again and finds no session.
     await api_register(app.test_client(), "bob")
     assert counter(app).value != before
-    assert await me(client) == 401
+    assert await me_in_app(client) == 401
 
 
 @pytest.mark.usefixtures("sqlite_only")
@@ -99,24 +99,12 @@ async def test_a_session_write_counts_when_its_transaction_ends_not_before(app: 
 async def test_a_kept_lookup_still_expires_on_time(client: QuartClient) -> None:
     with clock.use(clock.ManualClock()) as manual:
         await api_user(client)
-        assert await me(client) == 200
-        assert await me(client) == 200  # from the kept lookup
+        assert await me_in_app(client) == 200
+        assert await me_in_app(client) == 200  # from the kept lookup
         manual.advance(BROWSER_SESSION_LIFETIME.total_seconds() - 1)
-        assert await me(client) == 200
+        assert await me_in_app(client) == 200
         manual.advance(1)
-        assert await me(client) == 401
-
-
-def login(base_url: str, password: str = PASSWORD) -> str:
-    response = httpx.post(
-        f"{base_url}/api/v1/login", json={"username": "alice", "password": password}
-    )
-    assert response.status_code == 200, response.text
-    return f"quart_blog_auth={response.cookies['quart_blog_auth']}"
-
-
-def me_on(base_url: str, cookie: str) -> int:
-    return httpx.get(f"{base_url}/api/v1/me", headers={"Cookie": cookie}).status_code
+        assert await me_in_app(client) == 401
 
 
 def test_revocation_reaches_every_worker_and_instance_on_one_sqlite_file(
@@ -139,7 +127,7 @@ def test_revocation_reaches_every_worker_and_instance_on_one_sqlite_file(
         kept, other = login(a), login(b)
         # Enough requests that every worker has looked both sessions up and kept them.
         for _ in range(6):
-            assert (me_on(a, kept), me_on(b, kept), me_on(a, other), me_on(b, other)) == (
+            assert (me(a, kept), me(b, kept), me(a, other), me(b, other)) == (
                 200,
                 200,
                 200,
@@ -153,13 +141,13 @@ def test_revocation_reaches_every_worker_and_instance_on_one_sqlite_file(
         )
         assert changed.status_code == 204
         for _ in range(4):  # the other session is revoked on every worker of both
-            assert (me_on(a, other), me_on(b, other)) == (401, 401)
-            assert (me_on(a, kept), me_on(b, kept)) == (200, 200)
+            assert (me(a, other), me(b, other)) == (401, 401)
+            assert (me(a, kept), me(b, kept)) == (200, 200)
 
         assert httpx.post(f"{b}/api/v1/logout", headers={"Cookie": kept}).status_code == 204
         for _ in range(4):
-            assert (me_on(a, kept), me_on(b, kept)) == (401, 401)
-        assert me_on(a, login(a, NEW_PASSWORD)) == 200
+            assert (me(a, kept), me(b, kept)) == (401, 401)
+        assert me(a, login(a, NEW_PASSWORD)) == 200
 
 
 def test_lookups_are_never_kept_for_a_file_the_driver_has_not_opened(tmp_path: Path) -> None:
@@ -174,10 +162,10 @@ async def test_a_session_seen_a_minute_ago_is_looked_up_and_refreshed(
 ) -> None:
     with clock.use(clock.ManualClock()) as manual:
         await api_user(client)
-        assert await me(client) == 200
+        assert await me_in_app(client) == 200
         before = counter(app).value
         manual.advance(timedelta(minutes=1).total_seconds())
-        assert await me(client) == 200  # looked up again: last_seen_at is written
+        assert await me_in_app(client) == 200  # looked up again: last_seen_at is written
         assert counter(app).value != before
 
 

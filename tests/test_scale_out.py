@@ -16,7 +16,7 @@ from redis import asyncio as aioredis
 
 from quart_blog.security.limits import LOGIN_ATTEMPTS
 from tests.factories import PASSWORD
-from tests.live import LiveServer
+from tests.live import LiveServer, login, me
 
 REDIS_URL = os.environ.get("TEST_REDIS_URL")
 NEW_PASSWORD = "a brand new password"
@@ -43,19 +43,6 @@ async def forget_limits(url: str) -> None:
     if keys:
         await client.delete(*keys)
     await client.aclose()
-
-
-def login(base_url: str, password: str = PASSWORD) -> str:
-    response = httpx.post(
-        f"{base_url}/api/v1/login", json={"username": "alice", "password": password}
-    )
-    assert response.status_code == 200, response.text
-    # Only the session: the device cookie (SPEC §13) is set beside it.
-    return f"quart_blog_auth={response.cookies['quart_blog_auth']}"
-
-
-def me(base_url: str, cookie: str) -> int:
-    return httpx.get(f"{base_url}/api/v1/me", headers={"Cookie": cookie}).status_code
 
 
 def test_sessions_and_revocation_cross_instances(instances: tuple[LiveServer, LiveServer]) -> None:
