@@ -22,7 +22,7 @@ from quart_blog import clock
 from quart_blog.accounts.sessions import BROWSER_SESSION_LIFETIME
 from quart_blog.app import create_app
 from quart_blog.db import get_database
-from quart_blog.db.changes import ChangeCounter
+from quart_blog.db.changes import ChangeCounter, changes_watched
 from quart_blog.db.engine import BEGIN_MODE
 from tests.factories import PASSWORD, api_post, api_register, api_user
 from tests.live import LiveServer, login, me
@@ -157,16 +157,35 @@ def test_lookups_are_never_kept_for_a_file_the_driver_has_not_opened(tmp_path: P
 
 
 @pytest.mark.usefixtures("sqlite_only")
-async def test_a_session_seen_a_minute_ago_is_looked_up_and_refreshed(
-    app: Quart, client: QuartClient
+async def test_a_last_seen_refresh_is_written_and_drops_no_kept_lookup(
+    app: Quart, client: QuartClient, database_url: str
 ) -> None:
     with clock.use(clock.ManualClock()) as manual:
         await api_user(client)
         assert await me_in_app(client) == 200
         before = counter(app).value
         manual.advance(timedelta(minutes=1).total_seconds())
-        assert await me_in_app(client) == 200  # looked up again: last_seen_at is written
-        assert counter(app).value != before
+        assert await me_in_app(client) == 200  # looked up again, and last_seen_at written
+        assert counter(app).value == before  # which decides nothing: nobody's lookup dropped
+        with sqlite3.connect(database_file(database_url)) as raw:
+            (seen,) = raw.execute("SELECT last_seen_at FROM auth_sessions").fetchone()
+            assert seen.startswith(manual.utcnow().strftime("%Y-%m-%d %H:%M:%S"))
+            raw.execute("DELETE FROM auth_sessions")
+        assert await me_in_app(client) == 200  # the refreshed lookup was kept
+
+
+def test_only_the_bare_last_seen_refresh_goes_uncounted() -> None:
+    refresh = "UPDATE auth_sessions SET last_seen_at=? WHERE auth_sessions.id = ?"
+    assert not changes_watched(refresh)
+    for counted in (
+        "UPDATE auth_sessions SET last_seen_at=?, expires_at=? WHERE auth_sessions.id = ?",
+        "UPDATE auth_sessions SET reauth_at=? WHERE auth_sessions.id = ?",
+        "UPDATE auth_sessions SET last_seen_at=? WHERE auth_sessions.user_id = ?",
+        "DELETE FROM auth_sessions WHERE auth_sessions.id = ?",
+        "UPDATE users SET password_hash=? WHERE users.id = ?",
+    ):
+        assert changes_watched(counted), counted
+    assert not changes_watched("INSERT INTO posts (user_id, title) VALUES (?, ?)")
 
 
 AUTH_COOKIE = "quart_blog_auth"

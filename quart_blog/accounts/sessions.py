@@ -5,7 +5,8 @@ SHA-256, so a leaked table cannot be replayed as cookies. Logout, password
 changes and expiry take effect on the next request on every worker and every
 instance: on PostgreSQL every request looks the token up again; on SQLite a
 worker keeps what it looked up (``KeptLookups``) only until the next write to
-``users`` or ``auth_sessions`` by any process (``quart_blog.db.changes``).
+``users`` or ``auth_sessions`` by any process, bar a ``last_seen_at`` refresh
+(``quart_blog.db.changes``).
 
 An API request with an ``Authorization`` header resolves to its API token's user
 instead (``quart_blog.tokens.bearer``), looked up the same way on every request.
@@ -144,8 +145,9 @@ class KeptLookups:
 
     A lookup is kept with the value ``changes`` had before it was made, and used again
     only while the counter still holds that value, the session has not expired and its
-    ``last_seen_at`` needs no refresh. Any write to ``users`` or ``auth_sessions``, by
-    any worker or instance, changes the counter (``quart_blog.db.changes``), so every
+    ``last_seen_at`` needs no refresh. Any write to ``users`` or ``auth_sessions`` by
+    any worker or instance, all but a ``last_seen_at`` refresh, changes the counter
+    (``quart_blog.db.changes``), so every
     kept lookup is looked up afresh after a logout, a revocation, a password change or an
     account deletion anywhere. What this saves is the lookup's hand-off to a database
     thread and back: most of the CPU of a read request on SQLite (docs/PERFORMANCE.md).
@@ -207,10 +209,10 @@ async def load_session(token_hash: str | None) -> ActiveSession | None:
     if active is None:
         return None
     if now - active.last_seen_at >= LAST_SEEN_RESOLUTION:
-        # Not kept: the write changes the counter, and the next request looks again.
         async with single_write(db):
             await update_last_seen(db, session_id=active.session_id, now=now)
-    elif lookups is not None:
+        active = active._replace(last_seen_at=now)  # a refresh leaves the counter alone
+    if lookups is not None:
         lookups.keep(token_hash, generation, active)
     return active
 

@@ -3,9 +3,9 @@
 ``quart_blog.accounts.sessions`` keeps each worker's recent session lookups between
 requests on SQLite, and must never let one through after it was revoked, on any worker or
 instance. Every write to ``users`` or ``auth_sessions`` (log out, revoke, change or reset a
-password, delete an account, a fresh recent-authentication time, and ``last_seen_at``)
-bumps this counter once it has ended, and a kept lookup is used only while the counter
-still holds the value it had before that lookup was made.
+password, delete an account, a fresh recent-authentication time; all but the refresh of
+``last_seen_at``) bumps this counter once it has ended, and a kept lookup is used only
+while the counter still holds the value it had before that lookup was made.
 
 The counter is 8 bytes of a file beside the database (``<database>-changes``), mapped into
 memory by every process: reading it is a memory read, with no system call and no thread
@@ -34,13 +34,20 @@ WATCHED_WRITE = re.compile(
     r"\s*(?:INSERT|UPDATE|DELETE|REPLACE)\b.*\b(?:users|auth_sessions)\b",
     re.IGNORECASE | re.DOTALL,
 )
+# Except the once-a-minute refresh of a session's last_seen_at
+# (``accounts.queries.update_last_seen``): it decides no session's validity, and counting
+# it dropped every kept lookup of every worker each time one of the active sessions was
+# refreshed. Should SQLAlchemy ever compile it differently, it simply counts again.
+LAST_SEEN_REFRESH = re.compile(
+    r"\s*UPDATE auth_sessions SET last_seen_at=\? WHERE auth_sessions\.id = \?\s*\Z"
+)
 COUNTER_BYTES = 8
 COUNTER_MASK = (1 << 64) - 1
 
 
 def changes_watched(sql: str) -> bool:
-    """Whether ``sql`` writes a table a session check reads (a false positive costs a lookup)."""
-    return WATCHED_WRITE.match(sql) is not None
+    """Whether ``sql`` writes what a session check reads (a false positive costs a lookup)."""
+    return WATCHED_WRITE.match(sql) is not None and LAST_SEEN_REFRESH.match(sql) is None
 
 
 class ChangeCounter:
