@@ -147,10 +147,10 @@ class KeptLookups:
     only while the counter still holds that value, the session has not expired and its
     ``last_seen_at`` needs no refresh. Any write to ``users`` or ``auth_sessions`` by
     any worker or instance, all but a ``last_seen_at`` refresh, changes the counter
-    (``quart_blog.db.changes``), so every
-    kept lookup is looked up afresh after a logout, a revocation, a password change or an
-    account deletion anywhere. What this saves is the lookup's hand-off to a database
-    thread and back: most of the CPU of a read request on SQLite (docs/PERFORMANCE.md).
+    (``quart_blog.db.changes``), so every kept lookup is looked up afresh after a
+    logout, a revocation, a password change or an account deletion anywhere. What this
+    saves is the lookup's hand-off to a database thread and back: most of the CPU of a
+    read request on SQLite (docs/PERFORMANCE.md).
     """
 
     def __init__(self, changes: ChangeCounter) -> None:

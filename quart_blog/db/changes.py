@@ -13,11 +13,13 @@ hand-off (a session lookup costs one of each, the larger part of a read request'
 SQLite). SQLite's WAL mode already requires every process of a database to be on one
 host, so a counter in shared memory reaches all of them. The driver bumps it on the
 worker thread that ran the write, after the statement or the COMMIT that ended it and
-before the request that wrote can be answered, while the write lock is still held
-(``quart_blog.db.writers``), so bumps of different processes never interleave.
+before the request that wrote can be answered, and while the writer lock is normally
+still held (``quart_blog.db.writers``), so bumps of different processes seldom race; two
+that do may count as one, and the value changes all the same.
 
-A write made outside this app's driver (the ``sqlite3`` shell, say) does not bump it: to
-revoke sessions by hand, run the app's CLI, or restart the servers.
+A write made outside this app's driver (the ``sqlite3`` shell, say) does not bump it:
+revoke sessions through the app (logout everywhere, a password reset), or restart the
+servers after editing the file by hand.
 """
 
 from __future__ import annotations
