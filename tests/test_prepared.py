@@ -3,12 +3,14 @@ and keep the session's transactions: atomic on their own, rolled back with a fai
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 import pytest
 from quart import Quart
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -111,20 +113,74 @@ async def test_a_prepared_write_on_its_own_is_committed_at_once(app: Quart) -> N
     assert row.created_at.tzinfo is UTC
 
 
-async def test_postgresql_reads_outside_a_unit_of_work_open_no_transaction(
+async def test_a_statement_outside_a_transaction_holds_no_connection_after_it(
     app: Quart, database_url: str
 ) -> None:
-    if not database_url.startswith("postgresql"):
-        pytest.skip("PostgreSQL-specific: SQLite reads send no BEGIN by construction")
     client = app.test_client()
     user = await api_user(client)
+    pool = database(app).engine.pool
     async with app.app_context():
         session = get_session()
-        await PAGE_FIRST.all(session, {"user_id": user["id"], "limit": 5})
-        raw = await (await session.connection()).get_raw_connection()
-        # A BEGIN would have cost two more round trips (BEGIN, then ROLLBACK at close).
-        assert raw.driver_connection.is_in_transaction() is False
+        assert await PAGE_FIRST.all(session, {"user_id": user["id"], "limit": 5}) == []
+        # It ran alone, in autocommit: the session began nothing and the pool has it back.
+        assert not session.in_transaction()
+        assert pool.checkedout() == 0
+        async with single_write(session):
+            await INSERT_POST.all(session, new_post(user["id"], "alone"))
+        assert pool.checkedout() == 0
+        async with write_transaction(session):
+            await INSERT_POST.all(session, new_post(user["id"], "in the unit"))
+            # Inside a unit of work it runs on the unit's own connection, and nowhere else.
+            assert pool.checkedout() == 1
+            raw = await (await session.connection()).get_raw_connection()
+            if database_url.startswith("postgresql"):
+                assert raw.driver_connection.is_in_transaction()
+            else:
+                assert raw.driver_connection.in_transaction
         await close_session(None)
+    assert pool.checkedout() == 0
+    async with database(app).sessionmaker() as check:
+        titles = (await check.execute(select(Post.title).order_by(Post.id))).scalars().all()
+    assert titles == ["alone", "in the unit"]
+
+
+async def test_a_statement_cancelled_on_its_thread_gives_its_connection_back_clean(
+    app: Quart, database_url: str
+) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("SQLite-specific: holds the file's write lock from outside the app")
+    client = app.test_client()
+    user = await api_user(client)
+    pool = database(app).engine.pool
+    dropped: list[BaseException | None] = []
+    event.listen(pool, "invalidate", lambda _conn, _record, error: dropped.append(error))
+    outsider = sqlite3.connect(database_url.removeprefix("sqlite+aiosqlite:///"))
+    outsider.isolation_level = None
+    outsider.execute("BEGIN IMMEDIATE")  # the INSERT below now waits in busy_timeout
+    try:
+        async with app.app_context():
+            session = get_session()
+            write = asyncio.ensure_future(INSERT_POST.all(session, new_post(user["id"], "late")))
+            for _ in range(1000):  # until the statement is on its connection's thread
+                if pool.checkedout() == 1:
+                    break
+                await asyncio.sleep(0)
+            assert pool.checkedout() == 1
+            write.cancel()
+            await asyncio.sleep(0)
+            outsider.execute("COMMIT")
+            with pytest.raises(asyncio.CancelledError):
+                await write
+            assert pool.checkedout() == 0
+            assert dropped == []  # rolled back on its thread, not thrown away
+            # Every pooled connection is clean: each takes a statement outside a transaction.
+            for _ in range(database(app).pool_size):
+                await PAGE_FIRST.all(session, {"user_id": user["id"], "limit": 5})
+            assert not session.in_transaction()
+            await close_session(None)
+    finally:
+        outsider.close()
+    assert pool.checkedout() == 0
 
 
 async def test_driver_errors_arrive_as_sqlalchemy_errors(app: Quart) -> None:

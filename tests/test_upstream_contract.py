@@ -90,6 +90,8 @@ def test_sqlalchemy_pool_takes_its_queue_class() -> None:
         assert callable(getattr(queue.AsyncAdaptedQueue, name)), f"AsyncAdaptedQueue.{name}"
     assert parameters(queue.AsyncAdaptedQueue.get) == ["self", "block", "timeout"]
     assert callable(concurrency.await_), "sqlalchemy.util.concurrency.await_ is gone"
+    assert inspect.iscoroutinefunction(concurrency.greenlet_spawn), "greenlet_spawn is gone"
+    assert parameters(concurrency.greenlet_spawn)[:2] == ["fn", "args"]
 
 
 def test_sqlalchemy_aiosqlite_adapter_internals() -> None:

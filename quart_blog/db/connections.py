@@ -28,7 +28,7 @@ pinned exactly (``pyproject.toml``), and a new version means re-checking this mo
   ``Connection._conn`` (the sqlite3 connection, read only on that thread) and
   ``Connection._thread`` (joined after a failed open; see ``AsyncAdapt_onehop_dbapi.connect``).
 - SQLAlchemy 2.1.9: the pool's ``_queue_class`` and ``sqlalchemy.util.queue.AsyncAdaptedQueue``;
-  ``sqlalchemy.util.concurrency.await_``; the aiosqlite adapter classes of
+  ``sqlalchemy.util.concurrency.await_`` and ``greenlet_spawn``; the aiosqlite adapter classes of
   ``dialects/sqlite/aiosqlite.py`` and ``connectors/asyncio.py`` (``_execute_async``,
   ``_executemany_async``, ``_rows``, ``_execute_mutex``, ``_cursor_cls``,
   ``_soft_closed_memoized``, ``_awaitable_cursor_close``, ``_handle_exception``).
@@ -50,9 +50,9 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     AsyncAdapt_aiosqlite_cursor,
     AsyncAdapt_aiosqlite_dbapi,
 )
-from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry
+from sqlalchemy.pool import AsyncAdaptedQueuePool, ConnectionPoolEntry, PoolProxiedConnection
 from sqlalchemy.util import EMPTY_DICT
-from sqlalchemy.util.concurrency import await_
+from sqlalchemy.util.concurrency import await_, greenlet_spawn
 from sqlalchemy.util.queue import AsyncAdaptedQueue, Empty, Full
 
 from quart_blog.db.writers import WriterQueue, starts_write
@@ -342,6 +342,30 @@ class AsyncAdapt_onehop_dbapi(AsyncAdapt_aiosqlite_dbapi):
         on_disk = database not in ("", ":memory:") and not kw.get("uri")
         writers = WriterQueue(database) if on_disk else None
         return AsyncAdapt_onehop_connection(self, opened, writers)
+
+
+def give_back_idle(pooled: PoolProxiedConnection) -> bool:
+    """Return a connection from ``AsyncEngine.raw_connection()`` now, if nothing is left to end.
+
+    A one-hop SQLite connection outside a transaction goes back to the pool without a hop
+    or a greenlet (its rollback on return is a no-op). Anything else is left to ``give_back``.
+    """
+    adapter = pooled.dbapi_connection
+    if isinstance(adapter, AsyncAdapt_onehop_connection) and not adapter._maybe_in_transaction():
+        pooled.close()
+        return True
+    return False
+
+
+async def give_back(pooled: PoolProxiedConnection) -> None:
+    """Return a connection from ``AsyncEngine.raw_connection()``, ending what it left open.
+
+    The pool rolls a returned connection back; on a driver that must await for that (a
+    SQLite statement that failed or was cancelled mid-hop, asyncpg) SQLAlchemy's adapters
+    need the greenlet its own sessions and connections run in.
+    """
+    if not give_back_idle(pooled):
+        await greenlet_spawn(pooled.close)
 
 
 dbapi = AsyncAdapt_onehop_dbapi(aiosqlite, sqlite3)

@@ -35,9 +35,11 @@ async def close_session(_exc: BaseException | None) -> None:
     task ends: a connection parked inside an open transaction stops WAL checkpoints,
     holds PostgreSQL locks, and, if the app shuts down meanwhile, is never closed at
     all (seen under load: a leaked socket, and a later TRUNCATE deadlocked on its locks).
+    A session with no transaction holds no connection, so there is nothing to close
+    (most requests: their ``Prepared`` statements ran alone).
     """
     session: AsyncSession | None = g.pop("db_session", None)
-    if session is not None:
+    if session is not None and session.in_transaction():
         await finish_uncancelled(session.close())
 
 
@@ -80,10 +82,12 @@ async def single_write(session: AsyncSession) -> AsyncIterator[AsyncSession]:
     ``write_transaction`` whenever a unit of work has more than one statement.
     On PostgreSQL this is an ordinary transaction.
 
-    The request keeps the connection its reads used: SQLite reads open no
-    transaction, so there is nothing to end first, and handing the connection
-    back would send the write to the end of the pool's queue of waiting
-    requests (under load, as long again as the request had already waited).
+    An ORM statement keeps the connection the request's ORM reads used: SQLite
+    reads open no transaction, so there is nothing to end first, and handing the
+    connection back would send the write to the end of the pool's queue of
+    waiting requests (under load, as long again as the request had already
+    waited). A ``Prepared`` statement with no transaction open runs alone
+    instead (``Prepared.run_alone``), committed as it ends.
     """
     async with committed(session):
         yield session
@@ -101,9 +105,11 @@ async def committed(session: AsyncSession) -> AsyncIterator[None]:
     try:
         yield
     except BaseException:
-        await session.rollback()
+        if session.in_transaction():
+            await session.rollback()
         raise
-    await session.commit()
+    if session.in_transaction():  # else its statements ran alone, each committed (Prepared)
+        await session.commit()
 
 
 async def ping() -> None:
