@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_rate_limiter import rate_limit
@@ -12,6 +12,7 @@ from quart_blog.account_data import service
 from quart_blog.account_data.schemas import DeleteIn, ExportOut
 from quart_blog.errors import INVALID_CREDENTIALS, APIError, ErrorOut
 from quart_blog.openapi import NoContent
+from quart_blog.serving.responses import no_content
 
 bp = Blueprint("account_data", __name__)
 
@@ -41,4 +42,4 @@ async def delete(data: DeleteIn) -> ResponseReturnValue:
         await service.delete_account(data.current_password, data.code or "")
     except service.Refused as refused:
         raise APIError(401, INVALID_CREDENTIALS, refused.message) from None
-    return Response(status=204)
+    return no_content()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_rate_limiter import rate_limit
@@ -38,7 +38,7 @@ from quart_blog.openapi import NoContent
 from quart_blog.recovery.service import EmailTaken
 from quart_blog.security.headers import clear_site_data_on_logout
 from quart_blog.security.limits import LOGIN_PER_ADDRESS, REGISTER_PER_ADDRESS
-from quart_blog.serving.responses import json_response
+from quart_blog.serving.responses import json_response, no_content
 from quart_blog.validation import clean_email
 
 bp = Blueprint("auth", __name__)
@@ -106,7 +106,7 @@ async def login(data: LoginIn) -> ResponseReturnValue:
 async def logout() -> ResponseReturnValue:
     """End this session server-side and clear the cookie."""
     await auth.log_out()
-    return clear_site_data_on_logout(Response(status=204))
+    return clear_site_data_on_logout(no_content())
 
 
 @bp.get("/me")
@@ -135,7 +135,7 @@ async def change_password(data: PasswordIn) -> ResponseReturnValue:
     """Change the password; every other session of the user is revoked."""
     if not await auth.change_password(data.current_password, data.new_password):
         raise APIError(400, BAD_REQUEST, "The current password is wrong.")
-    return Response(status=204)
+    return no_content()
 
 
 @bp.post("/reauth")
@@ -154,4 +154,4 @@ async def reauth(data: ReauthIn) -> ResponseReturnValue:
         proved = data.code is not None and await auth.reauthenticate_with_code(data.code)
     if not proved:
         raise APIError(401, INVALID_CREDENTIALS, "That password (or code) is not right.")
-    return Response(status=204)
+    return no_content()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_rate_limiter import rate_limit
@@ -17,7 +17,7 @@ from quart_blog.mfa import service
 from quart_blog.mfa.schemas import CodeIn, EnrolmentOut, RecoveryCodesOut, StatusOut
 from quart_blog.openapi import NoContent
 from quart_blog.security.limits import LOGIN_PER_ADDRESS
-from quart_blog.serving.responses import json_response
+from quart_blog.serving.responses import json_response, no_content
 
 bp = Blueprint("mfa", __name__)
 
@@ -93,7 +93,7 @@ async def disable_totp() -> ResponseReturnValue:
     """Turn TOTP off; the recovery codes go with it and a notice is mailed."""
     active = await current_session()
     await service.disable_totp(active.user_id)
-    return Response(status=204)
+    return no_content()
 
 
 @bp.post("/me/2fa/recovery-codes")

@@ -6,7 +6,7 @@ then the browser's response. Adding and removing need recent authentication (§1
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_rate_limiter import rate_limit
@@ -38,7 +38,7 @@ from quart_blog.passkeys.schemas import (
     RequestOptionsOut,
 )
 from quart_blog.security.limits import LOGIN_PER_ADDRESS
-from quart_blog.serving.responses import json_response
+from quart_blog.serving.responses import json_response, no_content
 from quart_blog.validation import text_problem
 
 bp = Blueprint("passkeys", __name__, url_prefix="/passkeys")
@@ -123,7 +123,7 @@ async def delete_passkey(passkey_id: int) -> ResponseReturnValue:
     """Remove a passkey (removing the last one mails a notice)."""
     if await service.remove_passkey(passkey_id) is None:
         raise APIError(404, NOT_FOUND, "No such passkey.")
-    return Response(status=204)
+    return no_content()
 
 
 @bp.post("/login/options")
@@ -174,4 +174,4 @@ async def reauthenticate(data: CredentialIn) -> ResponseReturnValue:
     """Confirm it is you with a passkey: sensitive actions are allowed for ``REAUTH_SECONDS``."""
     if not await service.reauthenticate(data.credential):
         raise APIError(401, INVALID_CREDENTIALS, NOT_VERIFIED)
-    return Response(status=204)
+    return no_content()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_schema import document_response, operation_id, validate_querystring, validate_request
@@ -14,7 +14,7 @@ from quart_blog.openapi import NoContent
 from quart_blog.posts import service as posts
 from quart_blog.posts.queries import PostRow
 from quart_blog.posts.schemas import PostIn, PostOut, PostPage, PostPatch, PostsQuery
-from quart_blog.serving.responses import json_response
+from quart_blog.serving.responses import json_response, no_content
 
 bp = Blueprint("posts", __name__, url_prefix="/posts")
 
@@ -91,4 +91,4 @@ async def delete(post_id: int) -> ResponseReturnValue:
     """Delete one of your posts."""
     if not await posts.delete_post(post_id):
         raise no_such_post()
-    return Response(status=204)
+    return no_content()

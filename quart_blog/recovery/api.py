@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_schema import document_response, operation_id, validate_request
@@ -11,7 +11,7 @@ from quart_blog.errors import BAD_REQUEST, CONFLICT, VALIDATION_ERROR, APIError,
 from quart_blog.openapi import NoContent
 from quart_blog.recovery import service
 from quart_blog.recovery.schemas import EmailChangeIn, ForgotIn, MessageOut, ResetIn, TokenIn
-from quart_blog.serving.responses import json_response
+from quart_blog.serving.responses import json_response, no_content
 from quart_blog.validation import clean_email, text_problem
 
 bp = Blueprint("recovery", __name__)
@@ -60,7 +60,7 @@ async def verify_email(data: TokenIn) -> ResponseReturnValue:
     """Use a verification token."""
     if not await service.verify_email(data.token):
         raise APIError(400, UNUSABLE_LINK_CODE, UNUSABLE_LINK)
-    return Response(status=204)
+    return no_content()
 
 
 @bp.post("/password/forgot")
@@ -88,4 +88,4 @@ async def reset_password(data: ResetIn) -> ResponseReturnValue:
         raise APIError(422, VALIDATION_ERROR, problem)
     if not await service.reset_password(data.token, data.new_password):
         raise APIError(400, UNUSABLE_LINK_CODE, UNUSABLE_LINK)
-    return Response(status=204)
+    return no_content()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Response
+from quart import Blueprint
 from quart.typing import ResponseReturnValue
 from quart_auth import login_required
 from quart_schema import document_response, operation_id, validate_request
@@ -16,7 +16,7 @@ from quart_schema import document_response, operation_id, validate_request
 from quart_blog.accounts.reauth import recent_auth_required
 from quart_blog.errors import CONFLICT, NOT_FOUND, APIError, ErrorOut
 from quart_blog.openapi import NoContent
-from quart_blog.serving.responses import json_response
+from quart_blog.serving.responses import json_response, no_content
 from quart_blog.tokens import service
 from quart_blog.tokens.schemas import NewTokenOut, TokenIn, TokenList
 from quart_blog.tokens.service import TokenInfo
@@ -72,4 +72,4 @@ async def revoke(token_id: int) -> ResponseReturnValue:
     """Revoke one of your tokens: the next request with it gets 401."""
     if not await service.revoke_token(token_id):
         raise APIError(404, NOT_FOUND, "No such token.")
-    return Response(status=204)
+    return no_content()

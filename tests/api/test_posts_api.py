@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -156,6 +158,31 @@ async def test_delete_removes_post(client: QuartClient) -> None:
     await assert_error(await client.get(f"/api/v1/posts/{gone['id']}"), 404)
     await assert_error(await client.delete(f"/api/v1/posts/{gone['id']}"), 404)
     assert await all_post_ids(client) == [keep["id"]]
+
+
+class CountingExecutor(ThreadPoolExecutor):
+    """The loop's default executor, counting what is handed to it."""
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=1)
+        self.handed: list[object] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future[Any]:
+        self.handed.append(fn)
+        return super().submit(fn, *args, **kwargs)
+
+
+async def test_empty_answers_never_go_through_a_thread(client: QuartClient) -> None:
+    """A 204 is bytes, not an iterable: Quart reads iterables in ``run_in_executor``."""
+    await api_user(client)
+    post = await api_post(client, "gone")
+    executor = CountingExecutor()
+    asyncio.get_running_loop().set_default_executor(executor)
+    deleted = await client.delete(f"/api/v1/posts/{post['id']}")
+    logged_out = await client.post("/api/v1/logout")
+    assert (deleted.status_code, logged_out.status_code) == (204, 204)
+    assert await deleted.get_data() == await logged_out.get_data() == b""
+    assert executor.handed == []
 
 
 @pytest.mark.parametrize("method", ["GET", "PATCH", "DELETE"])
