@@ -8,15 +8,17 @@ on the very next request, on every worker and every instance sharing the file.
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from quart import Quart
 from quart.testing import QuartClient
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from quart_blog import clock
 from quart_blog.accounts.sessions import BROWSER_SESSION_LIFETIME
@@ -154,6 +156,30 @@ def test_lookups_are_never_kept_for_a_file_the_driver_has_not_opened(tmp_path: P
     assert ChangeCounter.registered(f"sqlite+aiosqlite:///{tmp_path / 'unopened.db'}") is None
     assert ChangeCounter.registered("sqlite+aiosqlite://") is None
     assert ChangeCounter.registered("postgresql+asyncpg://localhost/test") is None
+
+
+async def test_a_refresh_due_is_written_once_however_many_requests_find_it_due(
+    app: Quart, client: QuartClient
+) -> None:
+    """Under load every request of a session arriving while its refresh is due saw the old
+    ``last_seen_at``: each wrote it, a burst of writes once a minute (on both backends)."""
+    writes: list[str] = []
+
+    def count_refresh(_conn: Any, _cursor: Any, statement: str, *_rest: Any) -> None:
+        if statement.startswith("UPDATE auth_sessions SET last_seen_at="):
+            writes.append(statement)
+
+    with clock.use(clock.ManualClock()) as manual:
+        await api_user(client)
+        assert await me_in_app(client) == 200
+        event.listen(get_database(app).engine.sync_engine, "before_cursor_execute", count_refresh)
+        manual.advance(timedelta(minutes=1).total_seconds())
+        codes = await asyncio.gather(*(me_in_app(client) for _ in range(20)))
+        assert codes == [200] * 20
+        assert len(writes) == 1
+        manual.advance(timedelta(minutes=1).total_seconds())
+        assert await me_in_app(client) == 200
+        assert len(writes) == 2  # due again a minute on
 
 
 @pytest.mark.usefixtures("sqlite_only")

@@ -24,6 +24,7 @@ from typing import Any, cast
 from itsdangerous import BadSignature
 from quart import Quart, Response, current_app, has_request_context, request
 from quart_auth import Action, AuthUser, QuartAuth, current_user
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from quart_blog.accounts.queries import ActiveSession, select_active_session, update_last_seen
 from quart_blog.clock import utcnow
@@ -46,6 +47,8 @@ KEPT_LOOKUPS_KEY = "quart_blog.kept_session_lookups"
 # Auth cookies whose signature passed, per app (SessionCookie.load_token).
 VERIFIED_MAX = 10_000
 VERIFIED_KEY = "quart_blog.verified_auth_cookies"
+# When this worker last started a session's last_seen_at write (refresh_last_seen).
+LAST_SEEN_KEY = "quart_blog.last_seen_refreshes"
 
 
 def new_token() -> str:
@@ -144,13 +147,14 @@ class KeptLookups:
     """A worker's recent session lookups on SQLite, each trusted only while nothing changed.
 
     A lookup is kept with the value ``changes`` had before it was made, and used again
-    only while the counter still holds that value, the session has not expired and its
-    ``last_seen_at`` needs no refresh. Any write to ``users`` or ``auth_sessions`` by
-    any worker or instance, all but a ``last_seen_at`` refresh, changes the counter
-    (``quart_blog.db.changes``), so every kept lookup is looked up afresh after a
-    logout, a revocation, a password change or an account deletion anywhere. What this
-    saves is the lookup's hand-off to a database thread and back: most of the CPU of a
-    read request on SQLite (docs/PERFORMANCE.md).
+    only while the counter still holds that value and the session has not expired; once
+    its ``last_seen_at`` is due for a refresh, the next request looks it up again and
+    refreshes it while the others go on with the kept lookup. Any write to ``users`` or
+    ``auth_sessions`` by any worker or instance, all but a ``last_seen_at`` refresh,
+    changes the counter (``quart_blog.db.changes``), so every kept lookup is looked up
+    afresh after a logout, a revocation, a password change or an account deletion
+    anywhere. What this saves is the lookup's hand-off to a database thread and back:
+    most of the CPU of a read request on SQLite (docs/PERFORMANCE.md).
     """
 
     def __init__(self, changes: ChangeCounter) -> None:
@@ -163,14 +167,21 @@ class KeptLookups:
         if kept is None:
             return None
         generation, expires_at, active = kept
-        if (
-            generation != self.changes.value
-            or now >= expires_at
-            or now - active.last_seen_at >= LAST_SEEN_RESOLUTION
-        ):
+        if generation != self.changes.value or now >= expires_at:
             del self._kept[token_hash]
             return None
+        if now - active.last_seen_at >= LAST_SEEN_RESOLUTION:
+            # Due for its look-up and last_seen_at refresh: this caller makes them. The
+            # session's other requests meanwhile go on with the kept lookup: under load
+            # every one of them looked up and wrote at once, a burst of serialised writes
+            # each minute (the p99 at 1024 connections, docs/PERFORMANCE.md).
+            self._kept[token_hash] = (generation, expires_at, active._replace(last_seen_at=now))
+            return None
         return active
+
+    def forget(self, token_hash: str) -> None:
+        """Drop the kept lookup of a token whose session a fresh look-up did not find."""
+        self._kept.pop(token_hash, None)
 
     def keep(self, token_hash: str, generation: int, active: ActiveSession) -> None:
         """Keep a lookup made when the counter was at ``generation``."""
@@ -207,14 +218,42 @@ async def load_session(token_hash: str | None) -> ActiveSession | None:
     db = get_session()
     active = await select_active_session(db, token_hash=token_hash, now=now)
     if active is None:
+        if lookups is not None:
+            lookups.forget(token_hash)
         return None
     if now - active.last_seen_at >= LAST_SEEN_RESOLUTION:
-        async with single_write(db):
-            await update_last_seen(db, session_id=active.session_id, now=now)
-        active = active._replace(last_seen_at=now)  # a refresh leaves the counter alone
+        active = await refresh_last_seen(db, active, now)  # leaves the counter alone
     if lookups is not None:
         lookups.keep(token_hash, generation, active)
     return active
+
+
+async def refresh_last_seen(
+    db: AsyncSession, active: ActiveSession, now: datetime
+) -> ActiveSession:
+    """Write that the session was seen ``now``, unless this worker already has lately.
+
+    Every request of a session that arrives while its refresh is due sees the old
+    ``last_seen_at`` (the write is not committed yet, or on PostgreSQL not even begun),
+    so the first one to start the write is remembered here for ``LAST_SEEN_RESOLUTION``
+    and the others write nothing. It decides no session's validity, so a skipped write
+    costs nothing but a ``last_seen_at`` up to a minute older on the sessions page.
+    """
+    started: dict[int, datetime] = current_app.extensions.setdefault(LAST_SEEN_KEY, {})
+    since = started.get(active.session_id)
+    if since is not None and now - since < LAST_SEEN_RESOLUTION:
+        return active._replace(last_seen_at=since)
+    started.pop(active.session_id, None)
+    if len(started) >= KEPT_LOOKUPS_MAX:
+        del started[next(iter(started))]
+    started[active.session_id] = now
+    try:
+        async with single_write(db):
+            await update_last_seen(db, session_id=active.session_id, now=now)
+    except BaseException:
+        started.pop(active.session_id, None)  # the next request tries again
+        raise
+    return active._replace(last_seen_at=now)
 
 
 async def current_session() -> ActiveSession:
