@@ -21,6 +21,10 @@ Two speed-ups live here, each measured (docs/PERFORMANCE.md):
   the hop when SQLite is not inside a transaction. Errors are the same sqlite3 exceptions
   SQLAlchemy's adapter raises, so they translate to the same ``sqlalchemy.exc`` types.
 
+And ``give_back``, which returns a connection from ``AsyncEngine.raw_connection()`` (a
+``Prepared`` statement run alone): at once when it is idle, else through SQLAlchemy's
+greenlet, which its adapters need to await a rollback.
+
 Private API used, each asserted by ``tests/test_upstream_contract.py``; both libraries are
 pinned exactly (``pyproject.toml``), and a new version means re-checking this module:
 
