@@ -2,13 +2,16 @@
 
     .venv/bin/python loadtest/private_api_costs.py [--rounds 3]
 
-Prints two comparisons on a scratch SQLite file (interleaved rounds, medians):
+Prints three comparisons on a scratch SQLite file (interleaved rounds, medians):
 
 - CPU per pool checkout + one query through SQLAlchemy's stock aiosqlite adapter and
   through the one-hop DBAPI (aiosqlite's ``_execute``/``_conn`` and SQLAlchemy's adapter
   internals);
 - latency of 512 tasks sharing a 16-connection pool for 4 s, with SQLAlchemy's
-  ``AsyncAdaptedQueuePool`` and with ``FairAsyncQueuePool`` (the pool's ``_queue_class``).
+  ``AsyncAdaptedQueuePool`` and with ``FairAsyncQueuePool`` (the pool's ``_queue_class``);
+- CPU per statement run alone (``Prepared.run_alone``) through the public
+  ``AsyncEngine.connect()`` and on a raw pooled connection handed back by ``give_back``
+  (``greenlet_spawn`` when the return must await).
 
 If an upgrade makes either difference vanish, the private use can go.
 """
@@ -28,7 +31,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import AsyncAdaptedQueuePool
 
-from quart_blog.db.connections import FairAsyncQueuePool, dbapi
+from quart_blog.db.connections import FairAsyncQueuePool, dbapi, give_back
 
 QUERIES = {"SELECT 1": "SELECT 1", "20-row page": "SELECT id, v FROM t ORDER BY id DESC LIMIT 20"}
 CHECKOUTS = 3000
@@ -79,6 +82,34 @@ async def shared_pool_latency(db: AsyncEngine) -> dict[str, float]:
     return {"p50 ms": at(0.5), "p99 ms": at(0.99), "max ms": latencies[-1] * 1000}
 
 
+async def cpu_per_statement_alone(db: AsyncEngine) -> dict[str, float]:
+    """Process CPU per page fetched alone on the one-hop driver, in microseconds."""
+    await cpu_per_checkout(db)  # creates and fills the table (and warms the pool)
+    sql = QUERIES["20-row page"]
+
+    async def through_connection() -> None:
+        async with db.connect() as connection:
+            raw = await connection.get_raw_connection()
+            await raw.dbapi_connection.fetch(sql, ())
+
+    async def on_raw_connection() -> None:
+        pooled = await db.raw_connection()
+        await pooled.dbapi_connection.fetch(sql, ())
+        await give_back(pooled)
+
+    figures = {}
+    for name, fetch_alone in (
+        ("AsyncConnection", through_connection),
+        ("raw + give_back", on_raw_connection),
+    ):
+        for warm_up in (True, False):
+            began = time.process_time()
+            for _ in range(200 if warm_up else CHECKOUTS):
+                await fetch_alone()
+        figures[name] = (time.process_time() - began) / CHECKOUTS * 1e6
+    return figures
+
+
 async def compare(
     title: str,
     variants: dict[str, dict[str, Any]],
@@ -103,7 +134,7 @@ async def compare(
 
 
 async def main(rounds: int) -> None:
-    """Both comparisons on a scratch database."""
+    """The three comparisons on a scratch database."""
     with tempfile.TemporaryDirectory() as scratch:
         path = Path(scratch) / "costs.db"
         pool = {"poolclass": FairAsyncQueuePool, "pool_size": 4, "max_overflow": 0}
@@ -122,6 +153,13 @@ async def main(rounds: int) -> None:
                 "FairAsyncQueuePool": {**shared, "poolclass": FairAsyncQueuePool},
             },
             shared_pool_latency,
+            rounds,
+            path,
+        )
+        await compare(
+            "CPU µs per statement run alone (public AsyncConnection vs raw + give_back)",
+            {"one-hop DBAPI": {**pool, "module": dbapi}},
+            cpu_per_statement_alone,
             rounds,
             path,
         )
